@@ -1,0 +1,110 @@
+"""Wavelet packet tree kernels as PyTorch custom operators with fake kernels and exact adjoint gradients.
+
+``walloc::wpt1d`` and ``walloc::wpt2d`` run a full packet tree of ``levels`` levels with one polyphase bank:
+``merge=False`` splits (N, C, *S) into (N, C * B**levels, *S / 2**levels) with B = 2 (1-D) or 4 (2-D);
+``merge=True`` is the reverse. The gradient of a split with bank P is a merge with P's transpose (and vice
+versa), so double backward works too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import _C
+
+_KERNEL_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+_UPCAST_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def transpose_taps(meta: list[int], coef: list[float]) -> tuple[list[int], list[float]]:
+    """Adjoint taps: (out, src, shift) -> (src, out, -shift)."""
+    out = []
+    for i in range(0, len(meta), 3):
+        out += [meta[i + 1], meta[i], -meta[i + 2]]
+    return out, list(coef)
+
+
+def _output_shape(shape: torch.Size, ndim: int, merge: bool, levels: int) -> list[int]:
+    """Shape after a split or merge; ValueError when the input cannot be transformed."""
+    name = f"walloc::wpt{ndim}d"
+    if len(shape) != ndim + 2:
+        raise ValueError(f"{name} expects a {ndim + 2}-D tensor, got shape {tuple(shape)}")
+    if levels < 1:
+        raise ValueError(f"{name}: levels must be >= 1, got {levels}")
+    bands = 2 ** (ndim * levels)
+    n, c, *spatial = shape
+    if merge:
+        if c % bands:
+            raise ValueError(f"{name} inverse: {c} channels is not a multiple of {bands} packets")
+        return [n, c // bands] + [s << levels for s in spatial]
+    for s in spatial:
+        if s % (1 << levels):
+            raise ValueError(
+                f"{name}: size {s} is not divisible by 2**levels = {1 << levels} (pad the input; the transform does not)"
+            )
+    return [n, c * bands] + [s >> levels for s in spatial]
+
+
+def _run(x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+    shape = _output_shape(x.shape, ndim, merge, levels)
+    if x.dtype in _UPCAST_DTYPES:
+        return _run(x.float(), ndim, merge, meta, coef, levels).to(x.dtype)
+    if x.dtype not in _KERNEL_DTYPES:
+        raise ValueError(f"walloc wavelet packets need a floating tensor, got {x.dtype}")
+    x = x.contiguous()
+    y = torch.empty(shape, dtype=x.dtype, device=x.device)
+    if y.numel() == 0:
+        return y
+    signal = shape if merge else list(x.shape)
+    planes = signal[0] * signal[1]
+    sizes = signal[2:]
+    dtype = _KERNEL_DTYPES[x.dtype]
+    kind = int(merge)
+    if x.device.type == "cpu":
+        kernel = _C.wpt1d_cpu if ndim == 1 else _C.wpt2d_cpu
+        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), planes, *sizes, meta, coef, levels, torch.get_num_threads())
+    elif x.device.type == "cuda":
+        if not _C.cuda_compiled:
+            raise RuntimeError("this walloc build has no CUDA kernels (nvcc was not found or WALLOC_CUDA=0)")
+        workspace = torch.empty((ndim * x.numel(),), dtype=x.dtype, device=x.device)
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        kernel = _C.wpt1d_cuda if ndim == 1 else _C.wpt2d_cuda
+        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), workspace.data_ptr(), planes, *sizes, meta, coef, levels,
+               x.device.index, stream)
+    else:
+        raise ValueError(f"walloc wavelet packets run on CPU and CUDA tensors, not {x.device.type}")
+    return y
+
+
+@torch.library.custom_op("walloc::wpt1d", mutates_args=())
+def wpt1d(x: Tensor, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+    """1-D full packet tree: split (N, C, T) -> (N, C * 2**levels, T / 2**levels), or merge back."""
+    return _run(x, 1, merge, meta, coef, levels)
+
+
+@torch.library.custom_op("walloc::wpt2d", mutates_args=())
+def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+    """2-D full packet tree: split (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels), or merge."""
+    return _run(x, 2, merge, meta, coef, levels)
+
+
+def _register(op, ndim: int) -> None:
+    @op.register_fake
+    def _(x, merge, meta, coef, levels):
+        return x.new_empty(_output_shape(x.shape, ndim, merge, levels))
+
+    def setup_context(ctx, inputs, output):
+        _, merge, meta, coef, levels = inputs
+        ctx.args = (merge, meta, coef, levels)
+
+    def backward(ctx, grad):
+        merge, meta, coef, levels = ctx.args
+        t_meta, t_coef = transpose_taps(meta, coef)
+        return op(grad, not merge, t_meta, t_coef, levels), None, None, None, None
+
+    op.register_autograd(backward, setup_context=setup_context)
+
+
+_register(wpt1d, 1)
+_register(wpt2d, 2)
