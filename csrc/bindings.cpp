@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "wavelets/polyphase.h"
+#include "wavelets/wpt_cpu_isa.h"
 
 #ifdef WALLOC_WITH_CUDA
 #include <cuda_runtime.h>
@@ -149,6 +150,7 @@ PYBIND11_MODULE(_C, m) {
 #else
   m.attr("openmp") = false;
 #endif
+  m.def("cpu_isa", &wpt_cpu_isa, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");
   m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes");
 }

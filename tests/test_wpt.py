@@ -213,3 +213,35 @@ def test_cuda_gradcheck_and_half() -> None:
     assert torch.autograd.gradcheck(wpt, (x,))
     xb = torch.rand(2, 3, 64, 64, device="cuda")
     torch.testing.assert_close(wpt(xb.bfloat16()).float(), wpt(xb), atol=0.05, rtol=0.02)
+
+
+_ISA_SCRIPT = """
+import hashlib, torch, walloc
+g = torch.Generator().manual_seed(0)
+x = torch.randn(2, 3, 64, 96, generator=g)
+h = hashlib.sha256()
+for dtype in (torch.float32, torch.float64):
+    for wpt in (walloc.WPT2d("bior4.4", 3), walloc.WPT1d("sym8", 4)):
+        xi = (x if wpt.ndim == 2 else x.flatten(2)).to(dtype)
+        y = wpt(xi)
+        h.update(y.numpy().tobytes()); h.update(wpt.inverse(y).numpy().tobytes())
+print(walloc.build_info()["cpu_isa"], h.hexdigest())
+"""
+
+
+def test_every_cpu_instruction_set_gives_identical_bits(tmp_path) -> None:
+    # The kernels exist once per instruction set; all must agree bit for bit, so results never depend on the CPU.
+    import os
+    import subprocess
+    import sys
+
+    results = {}
+    for isa in ("native", "avx2", "baseline"):
+        env = dict(os.environ)
+        if isa != "native":
+            env["WALLOC_CPU_ISA"] = isa
+        # Run outside the source tree, whose walloc/ has no compiled _C.
+        out = subprocess.run([sys.executable, "-c", _ISA_SCRIPT], env=env, capture_output=True, text=True,
+                             check=True, cwd=tmp_path).stdout.split()
+        results[out[0]] = out[1]
+    assert len(set(results.values())) == 1, results

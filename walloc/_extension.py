@@ -8,11 +8,17 @@ from . import _C
 
 
 def build_info() -> dict:
-    """How the installed extension was built: ``{"version", "cuda", "openmp"}``.
+    """How the installed extension was built: ``{"version", "cuda", "openmp", "cpu_isa"}``.
 
     ``cuda`` says whether CUDA kernels were compiled in; :func:`cuda_available` says whether they can run now.
+    ``cpu_isa`` is the instruction set the CPU kernels use on this machine.
     """
-    return {"version": _C.__version__, "cuda": bool(_C.cuda_compiled), "openmp": bool(_C.openmp)}
+    return {
+        "version": _C.__version__,
+        "cuda": bool(_C.cuda_compiled),
+        "openmp": bool(_C.openmp),
+        "cpu_isa": _C.cpu_isa(),
+    }
 
 
 @functools.lru_cache(maxsize=None)

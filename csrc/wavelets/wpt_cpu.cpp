@@ -1,25 +1,39 @@
 // CPU wavelet packet transforms: each plane (one channel of one item) runs its whole packet tree while it is
 // hot in cache, so memory traffic is one read of the input and one write of the output per transform.
 // Threads take whole planes.
+//
+// This file is compiled once per instruction set (see wpt_cpu_isa.h): WALLOC_CPU_ISA names the namespace of
+// this copy and WALLOC_CPU_TARGET its target. The target is set by pragma after the includes, so only this
+// file's own functions use the wider instructions; inline library code shared with other files (std::vector)
+// stays baseline and can never be picked by the linker for a CPU without them. Every copy is built with
+// -ffp-contract=off: all perform the same operations in the same order and give bit-identical results.
 #include <array>
 #include <cstring>
 #include <vector>
 
 #include "../common/memory.h"
 #include "../common/parallel.h"
-#include "polyphase.h"
+#include "wpt_cpu_isa.h"
+
+#ifndef WALLOC_CPU_ISA
+#define WALLOC_CPU_ISA baseline
+#endif
+#ifdef WALLOC_CPU_TARGET
+#define WALLOC_PRAGMA(x) _Pragma(#x)
+#define WALLOC_TARGET_PRAGMA(flags) WALLOC_PRAGMA(GCC target(flags))
+WALLOC_TARGET_PRAGMA(WALLOC_CPU_TARGET)
+#endif
 
 namespace walloc {
+namespace WALLOC_CPU_ISA {
 namespace {
 
-// Vectors as wide as the registers of the build's target (GCC/Clang vector extensions), so four of them stay
+// Vectors as wide as the registers of the target (GCC/Clang vector extensions), so four of them stay
 // in registers as accumulators: 64 bytes with AVX-512, 32 with AVX, 16 (SSE2) otherwise.
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
+#ifdef WALLOC_CPU_VECTOR_BYTES
+constexpr int kVectorBytes = WALLOC_CPU_VECTOR_BYTES;
 #else
-constexpr int kVectorBytes = 16;
+constexpr int kVectorBytes = 16;  // SSE2, part of every x86-64 CPU; also fine for other architectures
 #endif
 
 template <typename T>
@@ -269,4 +283,5 @@ template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64
 template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
 template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
 
+}  // namespace WALLOC_CPU_ISA
 }  // namespace walloc
