@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "entropy/rans.h"
 #include "wavelets/polyphase.h"
 #include "wavelets/wpt_cpu_isa.h"
 
@@ -84,6 +85,33 @@ void wpt2d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_
   });
 }
 
+rans::Tables tables_from(uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths, uintptr_t offsets) {
+  return {as_ptr<const int32_t>(cdfs), count, stride, as_ptr<const int32_t>(lengths), as_ptr<const int32_t>(offsets)};
+}
+
+py::bytes rans_encode_cpu_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
+                                  int64_t stride, uintptr_t lengths, uintptr_t offsets, int threads) {
+  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+  std::vector<uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    out = rans::encode_cpu(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, t, threads);
+  }
+  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
+                             int64_t stride, uintptr_t lengths, uintptr_t offsets, uintptr_t out, int threads) {
+  const py::buffer_info info = data.request();
+  if (info.itemsize != 1 || info.ndim != 1 || info.strides[0] != 1) {
+    throw std::invalid_argument("rANS decode expects contiguous bytes");
+  }
+  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+  py::gil_scoped_release release;
+  rans::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
+                   as_ptr<int32_t>(out), threads);
+}
+
 #ifdef WALLOC_WITH_CUDA
 // Our statically linked CUDA runtime keeps its own current device, apart from PyTorch's: set it per call.
 void set_device(int device) {
@@ -151,6 +179,9 @@ PYBIND11_MODULE(_C, m) {
   m.attr("openmp") = false;
 #endif
   m.def("cpu_isa", &wpt_cpu_isa, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
+  py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
+  m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
+  m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");
   m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes");
 }

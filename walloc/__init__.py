@@ -1,8 +1,10 @@
 """walloc: compressed-domain codecs for PyTorch."""
 
+from . import entropy
 from ._extension import build_info, cuda_available
+from .errors import BitstreamError
 from .wpt import WPT1d, WPT2d
 
 __version__ = build_info()["version"]
 
-__all__ = ["WPT1d", "WPT2d", "build_info", "cuda_available", "__version__"]
+__all__ = ["BitstreamError", "WPT1d", "WPT2d", "build_info", "cuda_available", "entropy", "__version__"]
