@@ -1,5 +1,6 @@
 """Entropy coding: rANS streams (CPU), quantized-CDF tables."""
 
 from .rans import rans_decode, rans_encode
+from .tables import ideal_bits, quantize_pmf
 
-__all__ = ["rans_decode", "rans_encode"]
+__all__ = ["ideal_bits", "quantize_pmf", "rans_decode", "rans_encode"]
