@@ -13,7 +13,7 @@ from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
 
 HEADER_BYTES = 24
 CHUNK_SYMBOLS = 1 << 16
-CHUNK_OVERHEAD = 4 + 8 + 4 * 32  # size entry, counts, 32 lane states
+CHUNK_OVERHEAD = 4 + 8 + 4 * 16  # size entry, counts, 16 lane states
 
 
 def laplace_tables(scales, half_width: int = 40) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -5,7 +5,7 @@
 //   header  magic 8A 57 52 53 ("\x8aWRS") | u8 version | u8 log2(lanes) | u8 precision | u8 0
 //           | u32 chunk_symbols | u64 symbols | u32 chunks | u32 chunk_bytes[chunks]
 //   chunk   u32 words | u32 escape_bytes | u32 final_state[lanes] | u16 word[words] | u8 escape[escape_bytes]
-// Symbol i of a chunk belongs to lane i % lanes. The encoder runs backwards with one 32-bit state per lane
+// Symbol i of a chunk belongs to lane i % lanes (16 lanes). The encoder runs backwards with one 32-bit state per lane
 // (lower bound 2^16, 16-bit renormalisation words) and its final states open the chunk; the decoder runs
 // forwards, lanes in order, reading words from one shared stream. Escaped values (outside a table's range)
 // are coded as the table's last symbol plus a LEB128 varint of CompressAI's bypass value in the escape
@@ -31,7 +31,7 @@ namespace rans {
 constexpr int kPrecision = 16;
 constexpr uint32_t kTotal = 1u << kPrecision;
 constexpr uint32_t kLowerBound = 1u << 16;
-constexpr int kLanesLog2 = 5;
+constexpr int kLanesLog2 = 4;
 constexpr int kLanes = 1 << kLanesLog2;
 constexpr uint32_t kChunkSymbols = 1u << 16;
 constexpr uint8_t kVersion = 1;

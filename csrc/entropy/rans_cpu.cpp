@@ -1,4 +1,4 @@
-// CPU rANS coder: chunks in parallel on threads, 32 interleaved lanes inside a chunk (independent states, so
+// CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
 // the divisions and table look-ups of neighbouring symbols overlap), see rans.h for the format.
 #include <algorithm>
 #include <atomic>

@@ -1,0 +1,176 @@
+"""Entropy coder throughput and size: walloc's rANS vs CompressAI's rANS and constriction (those installed).
+
+Same symbols and the same 16-bit tables for every coder: 12 channels of discretised Laplace latents,
+12 x 128 x 192 = 294,912 symbols (the shape of the reference facts), one table per channel. Medians of
+repeated runs, end to end from tensors to bytes and back. CompressAI's coder takes Python lists: it is timed
+both with the list conversion (as its EntropyBottleneck pays it) and on ready lists (its C++ loop alone).
+constriction codes each channel's symbols with that channel's table (its fast array path).
+
+    python bench/entropy.py [--repeats 7] [--out bench/results]
+
+Writes bench/results/entropy-<device>.json and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import walloc
+from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
+
+CHANNELS, HEIGHT, WIDTH = 12, 128, 192
+HALF_WIDTH = 60
+
+
+def make_problem(seed: int = 0):
+    """Laplace latents with per-channel scales, their tables, indexes and offsets."""
+    gen = torch.Generator().manual_seed(seed)
+    scales = torch.logspace(-0.5, 1.2, CHANNELS, dtype=torch.float64)
+    k = torch.arange(-HALF_WIDTH, HALF_WIDTH + 1, dtype=torch.float64)
+    pmf = torch.exp(-k.abs() / scales[:, None])
+    cdfs = quantize_pmf(torch.cat([pmf, torch.full((CHANNELS, 1), 1e-9)], dim=1))
+    lengths = torch.full((CHANNELS,), cdfs.shape[1], dtype=torch.int32)
+    offsets = torch.full((CHANNELS,), -HALF_WIDTH, dtype=torch.int32)
+    u = torch.rand(CHANNELS, HEIGHT * WIDTH, generator=gen, dtype=torch.float64) - 0.5
+    latents = -scales[:, None] * u.sign() * torch.log1p(-2 * u.abs())
+    symbols = latents.round().clamp(-HALF_WIDTH, HALF_WIDTH).to(torch.int32)  # no escapes: constriction has none
+    indexes = torch.arange(CHANNELS, dtype=torch.int32)[:, None].expand_as(symbols).contiguous()
+    return symbols, indexes, cdfs, lengths, offsets
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_walloc(problem, repeats: int, threads: int) -> dict:
+    symbols, indexes, cdfs, lengths, offsets = problem
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+        assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
+        enc = median_seconds(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets), repeats)
+        dec = median_seconds(lambda: rans_decode(data, indexes, cdfs, lengths, offsets), repeats)
+    finally:
+        torch.set_num_threads(previous)
+    return {"bytes": len(data), "encode_s": enc, "decode_s": dec}
+
+
+def bench_compressai(problem, repeats: int) -> list[tuple[str, dict]]:
+    try:
+        from compressai import ans
+    except ImportError:
+        return []
+    symbols, indexes, cdfs, lengths, offsets = problem
+    cdf_list = [row[: int(n)].tolist() for row, n in zip(cdfs, lengths)]
+    len_list, off_list = lengths.tolist(), offsets.tolist()
+    encoder, decoder = ans.RansEncoder(), ans.RansDecoder()
+    sym_list, idx_list = symbols.flatten().tolist(), indexes.flatten().tolist()
+    data = encoder.encode_with_indexes(sym_list, idx_list, cdf_list, len_list, off_list)
+    assert decoder.decode_with_indexes(data, idx_list, cdf_list, len_list, off_list) == sym_list
+
+    def encode_from_tensors():
+        return encoder.encode_with_indexes(symbols.flatten().tolist(), indexes.flatten().tolist(), cdf_list,
+                                           len_list, off_list)
+
+    def decode_to_tensor():
+        return torch.tensor(decoder.decode_with_indexes(data, indexes.flatten().tolist(), cdf_list, len_list, off_list))
+
+    with_lists = {
+        "bytes": len(data),
+        "encode_s": median_seconds(encode_from_tensors, repeats),
+        "decode_s": median_seconds(decode_to_tensor, repeats),
+    }
+    loop_only = {
+        "bytes": len(data),
+        "encode_s": median_seconds(lambda: encoder.encode_with_indexes(sym_list, idx_list, cdf_list, len_list,
+                                                                       off_list), repeats),
+        "decode_s": median_seconds(lambda: decoder.decode_with_indexes(data, idx_list, cdf_list, len_list,
+                                                                       off_list), repeats),
+    }
+    return [("CompressAI rANS (from tensors)", with_lists), ("CompressAI rANS (C++ loop on lists)", loop_only)]
+
+
+def bench_constriction(problem, repeats: int) -> list[tuple[str, dict]]:
+    try:
+        import constriction
+    except ImportError:
+        return []
+    symbols, _, cdfs, lengths, offsets = problem
+    freqs = (cdfs[:, 1:] - cdfs[:, :-1]).double()
+    models = [constriction.stream.model.Categorical((f / f.sum()).numpy(), perfect=False) for f in freqs]
+    values = [(symbols[c] - offsets[c]).numpy().astype(np.int32) for c in range(CHANNELS)]
+
+    def encode():
+        coder = constriction.stream.stack.AnsCoder()
+        for c in reversed(range(CHANNELS)):
+            coder.encode_reverse(values[c], models[c])
+        return coder.get_compressed()
+
+    compressed = encode()
+
+    def decode():
+        coder = constriction.stream.stack.AnsCoder(compressed)
+        return [coder.decode(models[c], values[c].size) for c in range(CHANNELS)]
+
+    assert all(np.array_equal(a, b) for a, b in zip(decode(), values))
+    return [("constriction ANS", {
+        "bytes": compressed.nbytes,
+        "encode_s": median_seconds(encode, repeats),
+        "decode_s": median_seconds(decode, repeats),
+    })]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    problem = make_problem()
+    n = problem[0].numel()
+    ideal = ideal_bits(*problem) / 8
+    threads = torch.get_num_threads()
+    rows = [(f"walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
+    if threads > 1:
+        rows.append((f"walloc rANS, {threads} threads", bench_walloc(problem, args.repeats, threads)))
+    rows += bench_compressai(problem, args.repeats)
+    rows += bench_constriction(problem, args.repeats)
+    results = []
+    for name, r in rows:
+        results.append({
+            "coder": name,
+            "encode_Msym_s": n / r["encode_s"] / 1e6,
+            "decode_Msym_s": n / r["decode_s"] / 1e6,
+            "bytes": r["bytes"],
+            "bits_per_symbol": 8 * r["bytes"] / n,
+            "over_ideal_percent": 100 * (r["bytes"] / ideal - 1),
+        })
+    out = {"device": "cpu", "threads": threads, "symbols": n, "ideal_bytes": ideal, "walloc": walloc.build_info(),
+           "rows": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "entropy-cpu.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(f"{n} symbols, {CHANNELS} tables, ideal {ideal:.0f} bytes ({8 * ideal / n:.3f} bits/symbol)\n")
+    print("| coder | encode Msym/s | decode Msym/s | bytes | bits/symbol | over ideal |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['coder']} | {r['encode_Msym_s']:.1f} | {r['decode_Msym_s']:.1f} | {r['bytes']} | "
+              f"{r['bits_per_symbol']:.4f} | {r['over_ideal_percent']:+.3f}% |")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
