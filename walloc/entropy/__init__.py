@@ -1,6 +1,7 @@
-"""Entropy coding: rANS streams (CPU), quantized-CDF tables."""
+"""Entropy coding: rANS streams, quantized-CDF tables, the factorized-prior entropy bottleneck."""
 
+from .bottleneck import EntropyBottleneck
 from .rans import rans_decode, rans_encode
 from .tables import ideal_bits, quantize_pmf
 
-__all__ = ["ideal_bits", "quantize_pmf", "rans_decode", "rans_encode"]
+__all__ = ["EntropyBottleneck", "ideal_bits", "quantize_pmf", "rans_decode", "rans_encode"]
