@@ -85,6 +85,14 @@ void wpt2d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_
   });
 }
 
+py::buffer_info byte_buffer(py::buffer& data) {
+  py::buffer_info info = data.request();
+  if (info.itemsize != 1 || info.ndim != 1 || info.strides[0] != 1) {
+    throw std::invalid_argument("rANS streams are contiguous bytes");
+  }
+  return info;
+}
+
 rans::Tables tables_from(uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths, uintptr_t offsets) {
   return {as_ptr<const int32_t>(cdfs), count, stride, as_ptr<const int32_t>(lengths), as_ptr<const int32_t>(offsets)};
 }
@@ -102,14 +110,16 @@ py::bytes rans_encode_cpu_binding(uintptr_t symbols, uintptr_t indexes, int64_t 
 
 void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
                              int64_t stride, uintptr_t lengths, uintptr_t offsets, uintptr_t out, int threads) {
-  const py::buffer_info info = data.request();
-  if (info.itemsize != 1 || info.ndim != 1 || info.strides[0] != 1) {
-    throw std::invalid_argument("rANS decode expects contiguous bytes");
-  }
+  const py::buffer_info info = byte_buffer(data);
   const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
   py::gil_scoped_release release;
   rans::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
                    as_ptr<int32_t>(out), threads);
+}
+
+uint64_t rans_stream_symbols_binding(py::buffer data) {
+  const py::buffer_info info = byte_buffer(data);
+  return rans::parse_layout(static_cast<const uint8_t*>(info.ptr), size_t(info.size)).symbols;
 }
 
 #ifdef WALLOC_WITH_CUDA
@@ -182,6 +192,7 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
+  m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");
   m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes");
 }

@@ -54,6 +54,14 @@ struct Tables {
 // every index is a valid row. Throws std::invalid_argument.
 void validate(const Tables& tables, const int32_t* indexes, int64_t n);
 
+// The header and chunk directory of a stream, checked against its length (so `symbols` is bounded by it).
+struct StreamLayout {
+  uint64_t symbols = 0;
+  std::vector<size_t> offsets;  // chunk c spans [offsets[c], offsets[c + 1]) of body
+  const uint8_t* body = nullptr;
+};
+StreamLayout parse_layout(const uint8_t* data, size_t size);
+
 std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& tables,
                                 int threads);
 

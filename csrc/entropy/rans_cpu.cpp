@@ -221,9 +221,7 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
   return out;
 }
 
-void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& t,
-                int32_t* out, int threads) {
-  validate(t, indexes, n);
+StreamLayout parse_layout(const uint8_t* data, size_t size) {
   ByteReader<BitstreamError> r(data, size);
   const uint8_t* magic = r.take(4, "magic");
   if (std::memcmp(magic, kMagic, 4) != 0) throw BitstreamError("not a walloc rANS stream (bad magic)");
@@ -233,29 +231,43 @@ void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_
     throw BitstreamError("unsupported rANS stream parameters");
   }
   if (r.get<uint32_t>("chunk size") != kChunkSymbols) throw BitstreamError("unsupported rANS chunk size");
-  const uint64_t symbols = r.get<uint64_t>("symbol count");
-  if (symbols != uint64_t(n)) {
-    throw BitstreamError("rANS stream holds " + std::to_string(symbols) + " symbols, but " + std::to_string(n) +
-                         " indexes were given");
-  }
+  StreamLayout layout;
+  layout.symbols = r.get<uint64_t>("symbol count");
   const uint32_t chunks = r.get<uint32_t>("chunk count");
-  if (int64_t(chunks) != chunk_count(n)) throw BitstreamError("corrupt stream: wrong chunk count");
-  r.need(size_t(chunks) * 4, "chunk sizes");
-  std::vector<size_t> offsets(size_t(chunks) + 1, 0);
+  if (layout.symbols > uint64_t(INT64_MAX) || uint64_t(chunks) != (layout.symbols + kChunkSymbols - 1) / kChunkSymbols) {
+    throw BitstreamError("corrupt stream: chunk count does not match the symbol count");
+  }
+  // Every chunk needs its header: this bounds the symbol count by the stream length before anyone allocates.
+  r.need(size_t(chunks) * (4 + kChunkHeaderBytes), "chunk directory and chunk headers");
+  layout.offsets.assign(size_t(chunks) + 1, 0);
   for (uint32_t c = 0; c < chunks; ++c) {
     const uint32_t bytes = r.get<uint32_t>("chunk size");
     if (bytes < kChunkHeaderBytes) throw BitstreamError("corrupt stream: chunk shorter than its header");
-    offsets[c + 1] = offsets[c] + bytes;
+    layout.offsets[c + 1] = layout.offsets[c] + bytes;
   }
-  if (offsets[chunks] != r.remaining()) {
-    throw BitstreamError(offsets[chunks] < r.remaining() ? "trailing bytes after the rANS stream"
-                                                         : "truncated rANS stream: chunks extend past the end");
+  if (layout.offsets[chunks] != r.remaining()) {
+    throw BitstreamError(layout.offsets[chunks] < r.remaining() ? "trailing bytes after the rANS stream"
+                                                                : "truncated rANS stream: chunks extend past the end");
   }
+  layout.body = r.position();
+  return layout;
+}
+
+void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& t,
+                int32_t* out, int threads) {
+  validate(t, indexes, n);
+  const StreamLayout layout = parse_layout(data, size);
+  if (layout.symbols != uint64_t(n)) {
+    throw BitstreamError("rANS stream holds " + std::to_string(layout.symbols) + " symbols, but " +
+                         std::to_string(n) + " indexes were given");
+  }
+  const size_t chunks = layout.offsets.size() - 1;
+  const uint8_t* body = layout.body;
+  const std::vector<size_t>& offsets = layout.offsets;
   if (chunks == 0) return;
-  const uint8_t* body = r.position();
   const SymbolLookup lookup(t);
   std::vector<std::string> errors(chunks);
-  parallel_for_with_scratch(chunks, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
+  parallel_for_with_scratch(int64_t(chunks), threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
     try {
       decode_chunk(body + offsets[c], offsets[c + 1] - offsets[c], indexes + begin, count, t, lookup, out + begin);
@@ -263,7 +275,7 @@ void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_
       errors[c] = err.what();
     }
   });
-  for (uint32_t c = 0; c < chunks; ++c) {
+  for (size_t c = 0; c < chunks; ++c) {
     if (!errors[c].empty()) throw BitstreamError(errors[c] + " (chunk " + std::to_string(c) + ")");
   }
 }

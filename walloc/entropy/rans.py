@@ -80,3 +80,11 @@ def rans_decode(data: bytes, indexes, cdfs, cdf_lengths, offsets) -> Tensor:
         torch.get_num_threads(),
     )
     return out.view(index_tensor.shape).to(index_tensor.device)
+
+
+def stream_symbol_count(data: bytes) -> int:
+    """The symbol count a rANS stream declares, after checking its header and chunk directory against its
+    length (so the count is bounded by the bytes present). Raises :class:`walloc.BitstreamError`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    return _C.rans_stream_symbols(bytes(data) if isinstance(data, memoryview) else data)
