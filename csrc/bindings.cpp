@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "entropy/rans.h"
+#include "quant/quant.h"
 #include "wavelets/polyphase.h"
 #include "wavelets/wpt_cpu_isa.h"
 
@@ -51,7 +52,7 @@ void dispatch_dtype(const std::string& dtype, Fn fn) {
   } else if (dtype == "float64") {
     fn(double{});
   } else {
-    throw std::invalid_argument("wavelet packet kernels support float32 and float64, not " + dtype);
+    throw std::invalid_argument("walloc kernels support float32 and float64, not " + dtype);
   }
 }
 
@@ -122,6 +123,38 @@ uint64_t rans_stream_symbols_binding(py::buffer data) {
   return rans::parse_layout(static_cast<const uint8_t*>(info.ptr), size_t(info.size)).symbols;
 }
 
+quant::Params quant_params(double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
+                           uintptr_t offsets, int64_t channels, int64_t inner) {
+  if (channels < 1 || inner < 1) throw std::invalid_argument("quant: channels and inner must be positive");
+  quant::Params p;
+  p.scale = scale;
+  p.latent_max = latent_max;
+  p.clip_low = clip_low;
+  p.clip_high = clip_high;
+  p.seed = seed;
+  p.offsets = as_ptr<const double>(offsets);
+  p.channels = channels;
+  p.inner = inner;
+  return p;
+}
+
+quant::Op quant_op(int op) {
+  if (op < 0 || op > static_cast<int>(quant::Op::ToNormalGrad)) throw std::invalid_argument("unknown quant op");
+  return static_cast<quant::Op>(op);
+}
+
+void quant_cpu_binding(int op, const std::string& dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
+                       double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
+                       uintptr_t offsets, int64_t channels, int64_t inner, int threads) {
+  const quant::Params p = quant_params(scale, latent_max, clip_low, clip_high, seed, offsets, channels, inner);
+  const quant::Op o = quant_op(op);
+  py::gil_scoped_release release;
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    quant::elementwise_cpu<T>(o, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, p, threads);
+  });
+}
+
 #ifdef WALLOC_WITH_CUDA
 // Our statically linked CUDA runtime keeps its own current device, apart from PyTorch's: set it per call.
 void set_device(int device) {
@@ -156,6 +189,19 @@ void wpt2d_cuda_binding(int kind, const std::string& dtype, uintptr_t x, uintptr
   });
 }
 
+void quant_cuda_binding(int op, const std::string& dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
+                        double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
+                        uintptr_t offsets, int64_t channels, int64_t inner, int device, uintptr_t stream) {
+  const quant::Params p = quant_params(scale, latent_max, clip_low, clip_high, seed, 0, channels, inner);
+  const quant::Op o = quant_op(op);
+  set_device(device);
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    quant::elementwise_cuda<T>(o, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, p,
+                               as_ptr<const double>(offsets), reinterpret_cast<void*>(stream));
+  });
+}
+
 int cuda_device_count() {
   int count = 0;
   // Without a driver or a device this fails; that simply means no CUDA kernels can run here.
@@ -179,6 +225,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_device_count", &cuda_device_count, "CUDA devices the compiled kernels can use now");
   m.def("wpt1d_cuda", &wpt1d_cuda_binding);
   m.def("wpt2d_cuda", &wpt2d_cuda_binding);
+  m.def("quant_cuda", &quant_cuda_binding);
 #else
   m.attr("cuda_compiled") = false;
   m.def("cuda_device_count", [] { return 0; }, "CUDA devices the compiled kernels can use now");
@@ -193,6 +240,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
   m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header");
+  m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");
   m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes");
 }

@@ -4,8 +4,20 @@ from . import entropy
 from ._extension import build_info, cuda_available
 from .entropy import EntropyBottleneck
 from .errors import BitstreamError
+from .quant import ToNormal, ToUniform
 from .wpt import WPT1d, WPT2d
 
 __version__ = build_info()["version"]
 
-__all__ = ["BitstreamError", "EntropyBottleneck", "WPT1d", "WPT2d", "build_info", "cuda_available", "entropy", "__version__"]
+__all__ = [
+    "BitstreamError",
+    "EntropyBottleneck",
+    "ToNormal",
+    "ToUniform",
+    "WPT1d",
+    "WPT2d",
+    "__version__",
+    "build_info",
+    "cuda_available",
+    "entropy",
+]

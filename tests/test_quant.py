@@ -1,0 +1,93 @@
+"""Quantization ops against plain-PyTorch references of the same formulas."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import walloc
+from walloc import ops, quant
+
+requires_cuda = pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
+SCALE, LATENT_MAX = quant.compander_constants(8)
+
+
+def reference_to_uniform(x):
+    return 2 * LATENT_MAX * (torch.special.ndtr(x / SCALE) - 0.5)
+
+
+def reference_to_normal(u):
+    return SCALE * torch.special.ndtri((u / (2 * LATENT_MAX) + 0.5).clamp(1e-4, 0.9999))
+
+
+def test_constants_are_walloc_references() -> None:
+    assert SCALE == pytest.approx(127 / 1.85) and LATENT_MAX == pytest.approx(127.499)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-11), (torch.float32, 2e-5)])
+def test_compander_matches_reference(dtype, tol) -> None:
+    x = torch.linspace(-400, 400, 20001, dtype=dtype)
+    torch.testing.assert_close(walloc.ToUniform()(x), reference_to_uniform(x), rtol=tol, atol=tol)
+    u = torch.linspace(-130, 130, 20001, dtype=dtype)
+    torch.testing.assert_close(walloc.ToNormal()(u), reference_to_normal(u), rtol=tol, atol=tol * 100)
+    inside = torch.linspace(-150, 150, 1001, dtype=torch.float64)
+    torch.testing.assert_close(walloc.ToNormal()(walloc.ToUniform()(inside)), inside, rtol=1e-10, atol=1e-10)
+
+
+def test_compander_gradients() -> None:
+    x = (torch.randn(40, dtype=torch.float64) * 80).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: ops.to_uniform(t, SCALE, LATENT_MAX), (x,))
+    u = (torch.rand(40, dtype=torch.float64) * 240 - 120).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: ops.to_normal(t, SCALE, LATENT_MAX), (u,))
+    clipped = torch.tensor([127.49, -127.49], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(ops.to_normal(clipped, SCALE, LATENT_MAX).sum(), clipped)
+    assert torch.equal(g, torch.zeros(2, dtype=torch.float64))
+
+
+def test_rounding_is_half_to_even_around_offsets() -> None:
+    x = torch.tensor([[0.5, 1.5, 2.5, -0.5, -1.5, 2.4999], [0.7, 1.2, -3.3, 4.5, 5.5, 6.5]]).view(1, 2, 6)
+    offsets = torch.tensor([0.0, 0.2])
+    expected = torch.round(x - offsets.view(1, 2, 1)) + offsets.view(1, 2, 1)
+    torch.testing.assert_close(quant.quantize(x, offsets), expected, rtol=0, atol=0)
+    torch.testing.assert_close(quant.quantize(x), torch.round(x), rtol=0, atol=0)
+
+
+def test_straight_through_and_noise() -> None:
+    x = torch.randn(1000, dtype=torch.float64, requires_grad=True)
+    y = quant.round_ste(x)
+    assert torch.equal(y, torch.round(x.detach()))
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert torch.equal(g, torch.ones_like(g))
+    gen = torch.Generator().manual_seed(3)
+    noisy = quant.add_uniform_noise(x, gen)
+    noise = (noisy - x).detach()
+    assert noise.min() >= -0.5 and noise.max() < 0.5 and abs(noise.mean()) < 0.05
+    assert torch.equal(noisy.detach(), quant.add_uniform_noise(x, torch.Generator().manual_seed(3)).detach())
+    (g,) = torch.autograd.grad(noisy.sum(), x)
+    assert torch.equal(g, torch.ones_like(g))
+
+
+def test_opcheck() -> None:
+    x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(ops.to_uniform, (x, SCALE, LATENT_MAX))
+    torch.library.opcheck(ops.to_normal, (x * 50, SCALE, LATENT_MAX))
+    torch.library.opcheck(ops.round_ste, (x,))
+    torch.library.opcheck(ops.uniform_noise, (x, 7))
+    torch.library.opcheck(ops.round_offset, (x, torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)))
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="one value per channel"):
+        quant.quantize(torch.zeros(1, 3, 2), torch.zeros(2))
+    with pytest.raises(ValueError, match="floating"):
+        quant.round_ste(torch.zeros(3, dtype=torch.int32))
+    with pytest.raises(ValueError, match="bits"):
+        walloc.ToUniform(bits=1)
+
+
+@requires_cuda
+def test_cuda_matches_cpu() -> None:
+    x = torch.randn(3, 4, 50, dtype=torch.float64) * 60
+    for fn in (walloc.ToUniform(), walloc.ToNormal(), quant.round_ste, lambda t: ops.uniform_noise(t, 11),
+               lambda t: quant.quantize(t, torch.arange(4.0) / 7)):
+        torch.testing.assert_close(fn(x.cuda()).cpu(), fn(x), rtol=1e-12, atol=1e-10)

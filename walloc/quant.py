@@ -1,0 +1,58 @@
+"""Quantizers for learned codecs: WaLLoC's Gaussian-CDF compander and rounding for training and coding."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from . import ops
+
+
+def compander_constants(bits: int) -> tuple[float, float]:
+    """WaLLoC's (scale, latent_max) for ``bits``-bit latents: ((2**(b-1) - 1) / 1.85, 2**(b-1) - 0.501)."""
+    if not 2 <= bits <= 16:
+        raise ValueError(f"latent bits must be in [2, 16], got {bits}")
+    return (2 ** (bits - 1) - 1) / 1.85, 2 ** (bits - 1) - 0.501
+
+
+class ToUniform(nn.Module):
+    """Gaussian latents -> values in (-latent_max, latent_max), roughly uniform, ready for rounding."""
+
+    def __init__(self, bits: int = 8) -> None:
+        super().__init__()
+        self.bits = bits
+        self.scale, self.latent_max = compander_constants(bits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.to_uniform(x, self.scale, self.latent_max)
+
+
+class ToNormal(nn.Module):
+    """The inverse of :class:`ToUniform` (with its input clamped away from the ends)."""
+
+    def __init__(self, bits: int = 8) -> None:
+        super().__init__()
+        self.bits = bits
+        self.scale, self.latent_max = compander_constants(bits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.to_normal(x, self.scale, self.latent_max)
+
+
+def quantize(x: Tensor, offsets: Optional[Tensor] = None) -> Tensor:
+    """round(x - offsets) + offsets (half to even), offsets per channel; zero gradient."""
+    return ops.round_offset(x, offsets)
+
+
+def round_ste(x: Tensor) -> Tensor:
+    """Rounding with an identity gradient."""
+    return ops.round_ste(x)
+
+
+def add_uniform_noise(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    """x + U(-1/2, 1/2) noise, the training proxy for rounding; seeded from ``generator`` (or torch's seed),
+    so CPU and CUDA draw the same noise for the same generator state."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    return ops.uniform_noise(x, seed)
