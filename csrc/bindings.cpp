@@ -202,6 +202,30 @@ void quant_cuda_binding(int op, const std::string& dtype, uintptr_t x, uintptr_t
   });
 }
 
+py::bytes rans_encode_cuda_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
+                                   int64_t stride, uintptr_t lengths, uintptr_t offsets, int device, uintptr_t stream) {
+  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+  set_device(device);
+  std::vector<uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    out = rans::encode_cuda(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, t,
+                            reinterpret_cast<void*>(stream));
+  }
+  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+void rans_decode_cuda_binding(py::buffer data, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
+                              int64_t stride, uintptr_t lengths, uintptr_t offsets, uintptr_t out, int device,
+                              uintptr_t stream) {
+  const py::buffer_info info = byte_buffer(data);
+  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+  set_device(device);
+  py::gil_scoped_release release;
+  rans::decode_cuda(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
+                    as_ptr<int32_t>(out), reinterpret_cast<void*>(stream));
+}
+
 int cuda_device_count() {
   int count = 0;
   // Without a driver or a device this fails; that simply means no CUDA kernels can run here.
@@ -226,6 +250,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("wpt1d_cuda", &wpt1d_cuda_binding);
   m.def("wpt2d_cuda", &wpt2d_cuda_binding);
   m.def("quant_cuda", &quant_cuda_binding);
+  m.def("rans_encode_cuda", &rans_encode_cuda_binding);
+  m.def("rans_decode_cuda", &rans_decode_cuda_binding);
 #else
   m.attr("cuda_compiled") = false;
   m.def("cuda_device_count", [] { return 0; }, "CUDA devices the compiled kernels can use now");
@@ -239,6 +265,10 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
+  m.def("rans_validate_tables", [](uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
+                                   uintptr_t offsets) {
+    rans::validate(tables_from(cdfs, count, stride, lengths, offsets), nullptr, 0);
+  }, "checks host-side rANS tables (raises ValueError)");
   m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header");
   m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");

@@ -164,3 +164,38 @@ def test_corrupt_streams_raise_bitstream_error() -> None:
     # A flipped bit may land where it changes nothing decodable (never observed); a wrong answer must not pass.
     assert not silent, f"corruptions decoded to wrong symbols without an error: {silent}"
     assert issubclass(walloc.BitstreamError, ValueError)
+
+
+requires_cuda = pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
+
+
+@requires_cuda
+def test_cuda_bytes_identical_to_cpu_both_ways() -> None:
+    gen = torch.Generator().manual_seed(5)
+    cdfs, lengths, offsets = laplace_tables([0.5, 2.0, 9.0])
+    for n in (0, 1, 17, 2 * CHUNK_SYMBOLS + 999):
+        indexes = torch.randint(0, 3, (n,), generator=gen, dtype=torch.int32)
+        symbols = (torch.randn(n, generator=gen) * 6).round().to(torch.int32)
+        symbols[: min(n, 3)] = torch.tensor([100, -100, 2**31 - 1], dtype=torch.int32)[: min(n, 3)]
+        cpu = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+        gpu = rans_encode(symbols.cuda(), indexes.cuda(), cdfs, lengths, offsets)
+        assert cpu == gpu
+        decoded = rans_decode(cpu, indexes.cuda(), cdfs, lengths, offsets)
+        assert decoded.is_cuda and torch.equal(decoded.cpu(), symbols)
+        assert torch.equal(rans_decode(gpu, indexes, cdfs, lengths, offsets), symbols)
+
+
+@requires_cuda
+def test_cuda_corrupt_streams_raise() -> None:
+    cdfs, lengths, offsets = laplace_tables([1.0])
+    indexes = torch.zeros(50_000, dtype=torch.int32)
+    symbols = (torch.randn(50_000) * 2).round().to(torch.int32)
+    data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+    for k in range(50):
+        bad = bytearray(data)
+        bad[40 + 97 * k] ^= 1 << (k % 8)
+        try:
+            out = rans_decode(bytes(bad), indexes.cuda(), cdfs, lengths, offsets)
+        except walloc.BitstreamError:
+            continue
+        assert torch.equal(out.cpu(), symbols)

@@ -54,6 +54,20 @@ struct Tables {
 // every index is a valid row. Throws std::invalid_argument.
 void validate(const Tables& tables, const int32_t* indexes, int64_t n);
 
+// One encoded chunk before serialisation: final lane states, words in the order the encoder emitted them
+// (the stream stores them reversed, in decoding order) and escape bytes in symbol order.
+struct ChunkParts {
+  uint32_t states[kLanes];
+  std::vector<uint16_t> emitted;
+  std::vector<uint8_t> escapes;
+};
+
+// Header, chunk directory and chunks: the one serialiser of the format, used by the CPU and CUDA encoders.
+std::vector<uint8_t> assemble(uint64_t symbols, const std::vector<ChunkParts>& chunks);
+
+// LEB128, as escape values are stored.
+void put_varint(std::vector<uint8_t>& out, uint64_t v);
+
 // The header and chunk directory of a stream, checked against its length (so `symbols` is bounded by it).
 struct StreamLayout {
   uint64_t symbols = 0;
@@ -68,6 +82,15 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
 // Decodes into out[0..n). Throws BitstreamError for anything but a stream this encoder made for these tables.
 void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& tables,
                 int32_t* out, int threads);
+
+#ifdef WALLOC_WITH_CUDA
+// The same coder on the GPU: symbols, indexes, tables and out are device pointers (tables already validated),
+// data is host memory; `stream` is a cudaStream_t. Bytes are identical to encode_cpu's.
+std::vector<uint8_t> encode_cuda(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& tables,
+                                 void* stream);
+void decode_cuda(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& tables,
+                 int32_t* out, void* stream);
+#endif
 
 }  // namespace rans
 }  // namespace walloc

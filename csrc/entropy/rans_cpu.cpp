@@ -42,45 +42,27 @@ inline Coded code_symbol(int32_t symbol, int32_t index, const Tables& t) {
   return c;
 }
 
-void put_varint(std::vector<uint8_t>& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(uint8_t(v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  out.push_back(uint8_t(v));
-}
-
 int64_t chunk_count(int64_t n) { return (n + kChunkSymbols - 1) / kChunkSymbols; }
 
-// Encodes symbols [begin, begin + n) into one chunk (without its size field). Returns false if a symbol has
-// zero probability in its table.
-bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t,
-                  std::vector<uint8_t>& out) {
-  std::vector<uint8_t> escapes;
+// Encodes symbols [0, n) of one chunk. Returns false if a symbol has zero probability in its table.
+bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t, ChunkParts& out) {
   for (int64_t i = 0; i < n; ++i) {
     const Coded c = code_symbol(symbols[i], indexes[i], t);
     if (c.freq == 0) return false;
-    if (c.escape) put_varint(escapes, c.raw);
+    if (c.escape) put_varint(out.escapes, c.raw);
   }
-  uint32_t state[kLanes];
-  for (auto& s : state) s = kLowerBound;
-  std::vector<uint16_t> words;
-  words.reserve(size_t(n / 2) + 16);
+  uint32_t* state = out.states;
+  for (int k = 0; k < kLanes; ++k) state[k] = kLowerBound;
+  out.emitted.reserve(size_t(n / 2) + 16);
   for (int64_t i = n - 1; i >= 0; --i) {
     const Coded c = code_symbol(symbols[i], indexes[i], t);
     uint32_t x = state[i % kLanes];
-    if (x >= (c.freq << 16)) {
-      words.push_back(uint16_t(x & 0xFFFF));
+    if (uint64_t(x) >= (uint64_t(c.freq) << 16)) {
+      out.emitted.push_back(uint16_t(x & 0xFFFF));
       x >>= 16;
     }
     state[i % kLanes] = ((x / c.freq) << kPrecision) + (x % c.freq) + c.start;
   }
-  ByteWriter w(out);
-  w.put<uint32_t>(uint32_t(words.size()));
-  w.put<uint32_t>(uint32_t(escapes.size()));
-  for (uint32_t s : state) w.put<uint32_t>(s);
-  for (auto it = words.rbegin(); it != words.rend(); ++it) w.put<uint16_t>(*it);
-  w.put_bytes(escapes.data(), escapes.size());
   return true;
 }
 
@@ -193,64 +175,17 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
                                 int threads) {
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
-  std::vector<std::vector<uint8_t>> bodies(chunks);
+  std::vector<ChunkParts> parts(chunks);
   std::atomic<int64_t> bad_chunk{-1};
   parallel_for_with_scratch(chunks, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
-    if (!encode_chunk(symbols + begin, indexes + begin, count, t, bodies[c])) bad_chunk = c;
+    if (!encode_chunk(symbols + begin, indexes + begin, count, t, parts[c])) bad_chunk = c;
   });
   if (bad_chunk >= 0) {
     throw std::invalid_argument("rANS: a symbol has zero probability in its cdf (chunk " +
                                 std::to_string(bad_chunk.load()) + ")");
   }
-  std::vector<uint8_t> out;
-  size_t total = kHeaderBytes + 4 * size_t(chunks);
-  for (const auto& b : bodies) total += b.size();
-  out.reserve(total);
-  ByteWriter w(out);
-  w.put_bytes(kMagic, 4);
-  w.put<uint8_t>(kVersion);
-  w.put<uint8_t>(kLanesLog2);
-  w.put<uint8_t>(kPrecision);
-  w.put<uint8_t>(0);
-  w.put<uint32_t>(kChunkSymbols);
-  w.put<uint64_t>(uint64_t(n));
-  w.put<uint32_t>(uint32_t(chunks));
-  for (const auto& b : bodies) w.put<uint32_t>(uint32_t(b.size()));
-  for (const auto& b : bodies) w.put_bytes(b.data(), b.size());
-  return out;
-}
-
-StreamLayout parse_layout(const uint8_t* data, size_t size) {
-  ByteReader<BitstreamError> r(data, size);
-  const uint8_t* magic = r.take(4, "magic");
-  if (std::memcmp(magic, kMagic, 4) != 0) throw BitstreamError("not a walloc rANS stream (bad magic)");
-  if (r.get<uint8_t>("version") != kVersion) throw BitstreamError("unsupported rANS stream version");
-  if (r.get<uint8_t>("lanes") != kLanesLog2 || r.get<uint8_t>("precision") != kPrecision ||
-      r.get<uint8_t>("reserved") != 0) {
-    throw BitstreamError("unsupported rANS stream parameters");
-  }
-  if (r.get<uint32_t>("chunk size") != kChunkSymbols) throw BitstreamError("unsupported rANS chunk size");
-  StreamLayout layout;
-  layout.symbols = r.get<uint64_t>("symbol count");
-  const uint32_t chunks = r.get<uint32_t>("chunk count");
-  if (layout.symbols > uint64_t(INT64_MAX) || uint64_t(chunks) != (layout.symbols + kChunkSymbols - 1) / kChunkSymbols) {
-    throw BitstreamError("corrupt stream: chunk count does not match the symbol count");
-  }
-  // Every chunk needs its header: this bounds the symbol count by the stream length before anyone allocates.
-  r.need(size_t(chunks) * (4 + kChunkHeaderBytes), "chunk directory and chunk headers");
-  layout.offsets.assign(size_t(chunks) + 1, 0);
-  for (uint32_t c = 0; c < chunks; ++c) {
-    const uint32_t bytes = r.get<uint32_t>("chunk size");
-    if (bytes < kChunkHeaderBytes) throw BitstreamError("corrupt stream: chunk shorter than its header");
-    layout.offsets[c + 1] = layout.offsets[c] + bytes;
-  }
-  if (layout.offsets[chunks] != r.remaining()) {
-    throw BitstreamError(layout.offsets[chunks] < r.remaining() ? "trailing bytes after the rANS stream"
-                                                                : "truncated rANS stream: chunks extend past the end");
-  }
-  layout.body = r.position();
-  return layout;
+  return assemble(uint64_t(n), parts);
 }
 
 void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& t,

@@ -15,17 +15,42 @@ from .. import _C
 
 
 
-def _int32_cpu(x, name: str) -> Tensor:
+def _int32(x, name: str, device: torch.device | str = "cpu") -> Tensor:
     t = torch.as_tensor(x)
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise ValueError(f"{name} must hold integers, got {t.dtype}")
-    return t.detach().to(device="cpu", dtype=torch.int32).contiguous()
+    return t.detach().to(device=device, dtype=torch.int32).contiguous()
+
+
+def _coding_device(*tensors) -> torch.device:
+    """CUDA if any argument is a CUDA tensor (and walloc's CUDA kernels can run), else CPU."""
+    for t in tensors:
+        if isinstance(t, Tensor) and t.device.type == "cuda":
+            if not _C.cuda_compiled:
+                raise RuntimeError("this walloc build has no CUDA kernels (nvcc was not found or WALLOC_CUDA=0)")
+            return t.device
+    return torch.device("cpu")
+
+
+def _device_tables(tables: tuple[Tensor, Tensor, Tensor], indexes: Tensor, device: torch.device) -> tuple:
+    """Tables checked on the host, then moved next to the indexes, whose range is checked there."""
+    table, lengths, offs = tables
+    _C.rans_validate_tables(*_table_args(table, lengths, offs))
+    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= table.shape[0]):
+        raise ValueError(f"rANS: indexes must be valid cdf rows in [0, {table.shape[0]})")
+    return tuple(t.to(device) for t in tables)
+
+
+def _cuda_args(device: torch.device) -> tuple[int, int]:
+    return device.index if device.index is not None else torch.cuda.current_device(), torch.cuda.current_stream(
+        device
+    ).cuda_stream
 
 
 def _tables(cdfs, cdf_lengths, offsets) -> tuple[Tensor, Tensor, Tensor]:
     """CDFs as a (rows, stride) int32 tensor; ragged Python lists (CompressAI's form) are padded."""
     if isinstance(cdfs, Tensor):
-        table = _int32_cpu(cdfs, "cdfs")
+        table = _int32(cdfs, "cdfs")
     else:
         rows = [list(map(int, row)) for row in cdfs]
         if not rows:
@@ -34,8 +59,8 @@ def _tables(cdfs, cdf_lengths, offsets) -> tuple[Tensor, Tensor, Tensor]:
         table = torch.tensor([row + [row[-1] if row else 0] * (stride - len(row)) for row in rows], dtype=torch.int32)
     if table.dim() != 2:
         raise ValueError(f"cdfs must be 2-D (rows, entries), got shape {tuple(table.shape)}")
-    lengths = _int32_cpu(cdf_lengths, "cdf_lengths").flatten()
-    offs = _int32_cpu(offsets, "offsets").flatten()
+    lengths = _int32(cdf_lengths, "cdf_lengths").flatten()
+    offs = _int32(offsets, "offsets").flatten()
     if lengths.numel() != table.shape[0] or offs.numel() != table.shape[0]:
         raise ValueError(
             f"cdf_lengths ({lengths.numel()}) and offsets ({offs.numel()}) need one entry per cdf ({table.shape[0]})"
@@ -48,15 +73,21 @@ def _table_args(table: Tensor, lengths: Tensor, offs: Tensor) -> tuple:
 
 
 def rans_encode(symbols, indexes, cdfs, cdf_lengths, offsets) -> bytes:
-    """Encodes ``symbols`` (int tensor or list) with per-symbol tables chosen by ``indexes`` (same size)."""
-    sym = _int32_cpu(symbols, "symbols").flatten()
-    idx = _int32_cpu(indexes, "indexes").flatten()
+    """Encodes ``symbols`` (int tensor or list) with per-symbol tables chosen by ``indexes`` (same size).
+
+    Runs on the GPU when ``symbols`` or ``indexes`` is a CUDA tensor; the bytes are the same either way."""
+    device = _coding_device(symbols, indexes)
+    sym = _int32(symbols, "symbols", device).flatten()
+    idx = _int32(indexes, "indexes", device).flatten()
     if sym.numel() != idx.numel():
         raise ValueError(f"symbols ({sym.numel()}) and indexes ({idx.numel()}) must have the same size")
-    table, lengths, offs = _tables(cdfs, cdf_lengths, offsets)
-    return _C.rans_encode_cpu(
-        sym.data_ptr(), idx.data_ptr(), sym.numel(), *_table_args(table, lengths, offs), torch.get_num_threads()
-    )
+    tables = _tables(cdfs, cdf_lengths, offsets)
+    if device.type == "cuda":
+        tables = _device_tables(tables, idx, device)
+        return _C.rans_encode_cuda(sym.data_ptr(), idx.data_ptr(), sym.numel(), *_table_args(*tables),
+                                   *_cuda_args(device))
+    return _C.rans_encode_cpu(sym.data_ptr(), idx.data_ptr(), sym.numel(), *_table_args(*tables),
+                              torch.get_num_threads())
 
 
 def rans_decode(data: bytes, indexes, cdfs, cdf_lengths, offsets) -> Tensor:
@@ -68,18 +99,19 @@ def rans_decode(data: bytes, indexes, cdfs, cdf_lengths, offsets) -> Tensor:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     index_tensor = torch.as_tensor(indexes)
-    idx = _int32_cpu(index_tensor, "indexes").flatten()
-    table, lengths, offs = _tables(cdfs, cdf_lengths, offsets)
-    out = torch.empty(idx.numel(), dtype=torch.int32)
-    _C.rans_decode_cpu(
-        bytes(data) if isinstance(data, memoryview) else data,
-        idx.data_ptr(),
-        idx.numel(),
-        *_table_args(table, lengths, offs),
-        out.data_ptr(),
-        torch.get_num_threads(),
-    )
-    return out.view(index_tensor.shape).to(index_tensor.device)
+    device = _coding_device(index_tensor)
+    idx = _int32(index_tensor, "indexes", device).flatten()
+    tables = _tables(cdfs, cdf_lengths, offsets)
+    data = bytes(data) if isinstance(data, memoryview) else data
+    out = torch.empty(idx.numel(), dtype=torch.int32, device=device)
+    if device.type == "cuda":
+        tables = _device_tables(tables, idx, device)
+        _C.rans_decode_cuda(data, idx.data_ptr(), idx.numel(), *_table_args(*tables), out.data_ptr(),
+                            *_cuda_args(device))
+    else:
+        _C.rans_decode_cpu(data, idx.data_ptr(), idx.numel(), *_table_args(*tables), out.data_ptr(),
+                           torch.get_num_threads())
+    return out.view(index_tensor.shape)
 
 
 def stream_symbol_count(data: bytes) -> int:
