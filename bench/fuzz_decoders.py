@@ -1,0 +1,86 @@
+"""Coverage-guided fuzzing of every decoder of untrusted bytes: the container, the rANS decoder and the
+adaptive-histogram decoder (container + tables + rANS + reconstruction).
+
+Every input must either decode or raise walloc.BitstreamError / ValueError; anything else (another
+exception, a crash, a hang, memory past the limit) is a bug and stops the run with the input saved.
+
+    pip install atheris
+    python bench/fuzz_decoders.py -runs=1000000 -rss_limit_mb=2048 -max_len=4096 -timeout=10
+
+Seeds are valid streams made at start-up; libFuzzer's mutations (bit flips, erasures, insertions, splices
+between inputs, interesting integers for length fields) explore from them. tests/test_fuzz.py runs a short
+hypothesis pass of the same target on every CI run.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+import walloc
+from walloc import bitstream
+from walloc.entropy import compress_symbols, decompress_symbols, quantize_pmf, rans_decode, rans_encode
+from walloc.entropy.rans import stream_symbol_count
+
+TABLES = (
+    quantize_pmf(torch.tensor([[8.0, 4, 2, 1, 1, 0.01], [1, 1, 1, 1, 1, 0.01]])),
+    torch.tensor([7, 7], dtype=torch.int32),
+    torch.tensor([-2, 0], dtype=torch.int32),
+)
+MAX_SYMBOLS = 1 << 20  # the harness's own cap on what it asks the decoders to produce
+
+
+def seeds() -> list[bytes]:
+    gen = torch.Generator().manual_seed(0)
+    out = []
+    for n in (0, 1, 40, 300):
+        idx = torch.randint(0, 2, (n,), generator=gen, dtype=torch.int32)
+        sym = torch.randint(-4, 9, (n,), generator=gen, dtype=torch.int32)
+        out.append(rans_encode(sym, idx, *TABLES))
+    latents = torch.randint(0, 256, (1, 3, 8, 8), generator=gen, dtype=torch.int32)
+    out.append(compress_symbols(latents))
+    out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
+    return out
+
+
+def decode_everything(data: bytes) -> None:
+    """Runs each decoder on data; returns normally or raises ValueError (BitstreamError is one)."""
+    try:
+        bitstream.unpack(data)
+    except ValueError:
+        pass
+    try:
+        decompress_symbols(data)
+    except ValueError:
+        pass
+    try:
+        n = stream_symbol_count(data)
+    except ValueError:
+        return
+    if n <= MAX_SYMBOLS:
+        indexes = (torch.arange(n) % 2).to(torch.int32)
+        try:
+            rans_decode(data, indexes, *TABLES)
+        except ValueError:
+            pass
+
+
+def main() -> None:
+    import atheris
+
+    assert issubclass(walloc.BitstreamError, ValueError)
+    # The seeds go into a fresh corpus folder that libFuzzer starts from (and grows).
+    corpus = Path(tempfile.mkdtemp(prefix="walloc-fuzz-"))
+    for i, seed in enumerate(seeds()):
+        decode_everything(seed)
+        (corpus / f"seed-{i}").write_bytes(seed)
+    atheris.instrument_all()  # coverage of walloc's Python layers; the C++ decoders are exercised through them
+    atheris.Setup(sys.argv + [str(corpus)], decode_everything)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
