@@ -8,6 +8,8 @@ constriction codes each channel's symbols with that channel's table (its fast ar
 
     python bench/entropy.py [--repeats 7] [--out bench/results]
 
+With a GPU, walloc's CUDA coder is timed too, on a batch of 64 such latents (synchronised, per latent).
+
 Writes bench/results/entropy-<device>.json and prints a markdown table.
 """
 
@@ -15,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import walloc
+from common import device_slug, median_seconds
 from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
 
 CHANNELS, HEIGHT, WIDTH = 12, 128, 192
@@ -45,16 +46,6 @@ def make_problem(seed: int = 0):
     return symbols, indexes, cdfs, lengths, offsets
 
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def bench_walloc(problem, repeats: int, threads: int) -> dict:
     symbols, indexes, cdfs, lengths, offsets = problem
     previous = torch.get_num_threads()
@@ -67,6 +58,25 @@ def bench_walloc(problem, repeats: int, threads: int) -> dict:
     finally:
         torch.set_num_threads(previous)
     return {"bytes": len(data), "encode_s": enc, "decode_s": dec}
+
+
+def bench_walloc_cuda(problem, repeats: int) -> list[tuple[str, dict]]:
+    """walloc's CUDA coder on a batch of 64 latents (one image's latents are too few to fill a GPU)."""
+    if not walloc.cuda_available():
+        return []
+    symbols, indexes, cdfs, lengths, offsets = (t.cuda() if i < 2 else t for i, t in enumerate(problem))
+    symbols, indexes = symbols.repeat(64, 1), indexes.repeat(64, 1)
+    data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+    assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
+
+    def synced(fn):
+        return lambda: (fn(), torch.cuda.synchronize())
+
+    enc = median_seconds(synced(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets)), repeats)
+    dec = median_seconds(synced(lambda: rans_decode(data, indexes, cdfs, lengths, offsets)), repeats)
+    scale = 1 / 64  # report per the same 294,912-symbol latent as the other rows
+    return [(f"walloc rANS, CUDA {torch.cuda.get_device_name()} (batch 64)",
+             {"bytes": len(data) * scale, "encode_s": enc * scale, "decode_s": dec * scale})]
 
 
 def bench_compressai(problem, repeats: int) -> list[tuple[str, dict]]:
@@ -146,6 +156,7 @@ def main() -> None:
     rows = [(f"walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
     if threads > 1:
         rows.append((f"walloc rANS, {threads} threads", bench_walloc(problem, args.repeats, threads)))
+    rows += bench_walloc_cuda(problem, args.repeats)
     rows += bench_compressai(problem, args.repeats)
     rows += bench_constriction(problem, args.repeats)
     results = []
@@ -158,16 +169,16 @@ def main() -> None:
             "bits_per_symbol": 8 * r["bytes"] / n,
             "over_ideal_percent": 100 * (r["bytes"] / ideal - 1),
         })
-    out = {"device": "cpu", "threads": threads, "symbols": n, "ideal_bytes": ideal, "walloc": walloc.build_info(),
+    out = {"device": "cuda" if walloc.cuda_available() else "cpu", "threads": threads, "symbols": n, "ideal_bytes": ideal, "walloc": walloc.build_info(),
            "rows": results}
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "entropy-cpu.json"
+    path = args.out / f"entropy-{device_slug('cuda' if walloc.cuda_available() else 'cpu')}.json"
     path.write_text(json.dumps(out, indent=2))
     print(f"{n} symbols, {CHANNELS} tables, ideal {ideal:.0f} bytes ({8 * ideal / n:.3f} bits/symbol)\n")
     print("| coder | encode Msym/s | decode Msym/s | bytes | bits/symbol | over ideal |")
     print("|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['coder']} | {r['encode_Msym_s']:.1f} | {r['decode_Msym_s']:.1f} | {r['bytes']} | "
+        print(f"| {r['coder']} | {r['encode_Msym_s']:.1f} | {r['decode_Msym_s']:.1f} | {r['bytes']:.0f} | "
               f"{r['bits_per_symbol']:.4f} | {r['over_ideal_percent']:+.3f}% |")
     print(f"\nwrote {path}")
 

@@ -21,14 +21,18 @@ python3 -c "import walloc; print(walloc.build_info(), 'cuda_available', walloc.c
 echo "== full test suite"
 timeout 240 python3 -P -m pytest -q -p no:cacheprovider --rootdir . tests -o addopts="--import-mode=importlib"
 
-echo "== compute-sanitizer memcheck over the CUDA tests"
+echo "== compute-sanitizer over the CUDA tests (memcheck: all; racecheck: entropy)"
 if command -v compute-sanitizer >/dev/null; then
-  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 1 \
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
     python3 -P -m pytest -q -x -o addopts="--import-mode=importlib" tests -k cuda
   echo "memcheck exit: $?"
+  timeout 90 compute-sanitizer --tool racecheck --error-exitcode 1 \
+    python3 -P -m pytest -q -x -o addopts="--import-mode=importlib" tests/test_entropy.py -k cuda
+  echo "racecheck exit: $?"
 else
   echo "compute-sanitizer not found"
 fi
 
 echo "== benchmarks"
 timeout 120 python3 bench/wpt.py --repeats 10 --out "$out"
+timeout 90 python3 bench/entropy.py --repeats 10 --out "$out"

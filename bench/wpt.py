@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import re
-import statistics
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -29,6 +25,7 @@ import pywt
 import torch
 
 import walloc
+from common import device_name, device_slug, median_seconds
 
 WAVELET = "bior4.4"
 CASES = [
@@ -37,25 +34,6 @@ CASES = [
     ("stereo 10 s 44.1 kHz, 1-D, 2 levels", (1, 2, 441088), 2),
     ("stereo 10 s 44.1 kHz, 1-D, 8 levels", (1, 2, 441088), 8),
 ]
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, device: str) -> float:
-    """Median wall time of fn() after one warm-up; CUDA timings are synchronised with events."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1e3)
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def walloc_roundtrip(x: torch.Tensor, levels: int) -> Callable[[], torch.Tensor]:
@@ -148,27 +126,6 @@ def ptwt_roundtrip(x: torch.Tensor, levels: int) -> Callable[[], torch.Tensor] |
     return run
 
 
-def device_name(device: str) -> str:
-    if device == "cuda":
-        raw = torch.cuda.get_device_name()
-    else:
-        raw = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    raw = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-    return raw
-
-
-def slug(device: str) -> str:
-    if device == "cpu":
-        return "cpu"
-    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower()).strip("-")
-
-
 def run_device(device: str, repeats: int) -> list[dict]:
     rows = []
     for name, shape, levels in CASES:
@@ -232,7 +189,7 @@ def main() -> None:
             "pywt": pywt.__version__,
             "rows": rows,
         }
-        path = args.out / f"wpt-{slug(device)}.json"
+        path = args.out / f"wpt-{device_slug(device)}.json"
         path.write_text(json.dumps(result, indent=2))
         print(markdown(f"{device}: {result['device']}", rows))
         print(f"wrote {path}")

@@ -1,0 +1,51 @@
+"""Helpers shared by the benchmark scripts: medians of synchronised timings and device names."""
+
+from __future__ import annotations
+
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, device: str = "cpu") -> float:
+    """Median wall time of fn() after one warm-up; CUDA timings are synchronised with events."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def device_name(device: str) -> str:
+    """The GPU's name, or the CPU's model name."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_slug(device: str) -> str:
+    """File-name tag of a device: ``cpu`` or the GPU's name in lower-case words, e.g. ``nvidia-h100-80gb-hbm3``."""
+    if device == "cpu":
+        return "cpu"
+    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower()).strip("-")
