@@ -17,25 +17,25 @@ def compander_constants(bits: int) -> tuple[float, float]:
     return (2 ** (bits - 1) - 1) / 1.85, 2 ** (bits - 1) - 0.501
 
 
-class ToUniform(nn.Module):
-    """Gaussian latents -> values in (-latent_max, latent_max), roughly uniform, ready for rounding."""
-
+class _Compander(nn.Module):
     def __init__(self, bits: int = 8) -> None:
         super().__init__()
         self.bits = bits
         self.scale, self.latent_max = compander_constants(bits)
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}"
+
+
+class ToUniform(_Compander):
+    """Gaussian latents -> values in (-latent_max, latent_max), roughly uniform, ready for rounding."""
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.to_uniform(x, self.scale, self.latent_max)
 
 
-class ToNormal(nn.Module):
+class ToNormal(_Compander):
     """The inverse of :class:`ToUniform` (with its input clamped away from the ends)."""
-
-    def __init__(self, bits: int = 8) -> None:
-        super().__init__()
-        self.bits = bits
-        self.scale, self.latent_max = compander_constants(bits)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.to_normal(x, self.scale, self.latent_max)
