@@ -145,3 +145,9 @@ def test_short_fuzz_pass() -> None:
     seeds = [tok.encode(im) for im in fuzz.seed_images(2)]
     result = fuzz.fuzz(tok, seeds, 1500, lambda image: image.size == (256, 256) or pytest.fail("wrong size"))
     assert result["sequences"] == 1500
+
+
+def test_source_metadata_never_reaches_the_canonical_file(tokenizer) -> None:
+    image = Image.fromarray(natural_image(2))
+    image.info.update({"dpi": (300, 300), "icc_profile": b"\0" * 200})
+    assert tokenizer.encode(image) == tokenizer.encode(natural_image(2))

@@ -196,7 +196,9 @@ class JpegTokenizer:
         resized = im.resize((max(self.size, round(im.width * scale)), max(self.size, round(im.height * scale))),
                             Image.Resampling.BICUBIC)
         left, top = (resized.width - self.size) // 2, (resized.height - self.size) // 2
-        return resized.crop((left, top, left + self.size, top + self.size))
+        cropped = resized.crop((left, top, left + self.size, top + self.size))
+        cropped.info = {}  # no ICC profile, DPI or EXIF of the source may reach the canonical file
+        return cropped
 
     def canonical_jpeg(self, image) -> bytes:
         """The canonical JPEG file of an image (prepared, then encoded)."""
