@@ -72,7 +72,9 @@ class AvcTokenizer:
 
     def decode(self, ids: Sequence[int], strict: bool = False) -> torch.Tensor:
         """Frames (T, height, width, 3) uint8. strict=False: whatever frames decode (possibly none);
-        strict=True: any decoding error raises BitstreamError."""
+        strict=True: ids outside one BOS ... EOS span, an error FFmpeg reports, a wrong frame size or no frame
+        raise BitstreamError. H.264 has no checksums and FFmpeg conceals most damage, so a stream that
+        decodes without a report is accepted."""
         import av
 
         data = self.vocab.decode(ids, strict=strict)
