@@ -153,7 +153,7 @@ def main() -> None:
     n = problem[0].numel()
     ideal = ideal_bits(*problem) / 8
     threads = torch.get_num_threads()
-    rows = [(f"walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
+    rows = [("walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
     if threads > 1:
         rows.append((f"walloc rANS, {threads} threads", bench_walloc(problem, args.repeats, threads)))
     rows += bench_walloc_cuda(problem, args.repeats)

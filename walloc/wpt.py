@@ -8,7 +8,6 @@ PyWavelets' natural order (2-D: a, h, v, d; 1-D: a, d). So ``y[:, c * 4**L + k]`
 from __future__ import annotations
 
 import pywt
-import torch
 from torch import Tensor, nn
 
 from . import ops
