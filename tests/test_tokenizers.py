@@ -6,12 +6,13 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import walloc
-from walloc.tokenizers import AvcTokenizer, JpegTokenizer
 
+# Test dependencies (pip install ".[test]"); a bare GPU machine may lack them.
+Image = pytest.importorskip("PIL.Image", reason="Pillow is a test dependency")
 pytest.importorskip("tokenizers", reason="tokenizers is a test dependency")
+from walloc.tokenizers import AvcTokenizer, JpegTokenizer  # noqa: E402
 
 
 def natural_image(seed: int, height: int = 300, width: int = 420) -> np.ndarray:
