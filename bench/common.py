@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import statistics
@@ -49,3 +50,19 @@ def device_slug(device: str) -> str:
     if device == "cpu":
         return "cpu"
     return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower()).strip("-")
+
+
+def write_results(out_dir: Path, name: str, result: dict) -> Path:
+    """Writes ``result`` to ``out_dir/name.json`` and returns the path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """A markdown table of already formatted cells."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")

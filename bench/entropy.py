@@ -16,14 +16,13 @@ Writes bench/results/entropy-<device>.json and prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import walloc
-from common import device_slug, median_seconds
+from common import device_slug, median_seconds, print_table, write_results
 from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
 
 CHANNELS, HEIGHT, WIDTH = 12, 128, 192
@@ -169,17 +168,15 @@ def main() -> None:
             "bits_per_symbol": 8 * r["bytes"] / n,
             "over_ideal_percent": 100 * (r["bytes"] / ideal - 1),
         })
-    out = {"device": "cuda" if walloc.cuda_available() else "cpu", "threads": threads, "symbols": n, "ideal_bytes": ideal, "walloc": walloc.build_info(),
-           "rows": results}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"entropy-{device_slug('cuda' if walloc.cuda_available() else 'cpu')}.json"
-    path.write_text(json.dumps(out, indent=2))
+    out = {"device": "cuda" if walloc.cuda_available() else "cpu", "threads": threads, "symbols": n,
+           "ideal_bytes": ideal, "walloc": walloc.build_info(), "rows": results}
+    path = write_results(args.out, f"entropy-{device_slug(out['device'])}", out)
     print(f"{n} symbols, {CHANNELS} tables, ideal {ideal:.0f} bytes ({8 * ideal / n:.3f} bits/symbol)\n")
-    print("| coder | encode Msym/s | decode Msym/s | bytes | bits/symbol | over ideal |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['coder']} | {r['encode_Msym_s']:.1f} | {r['decode_Msym_s']:.1f} | {r['bytes']:.0f} | "
-              f"{r['bits_per_symbol']:.4f} | {r['over_ideal_percent']:+.3f}% |")
+    print_table(
+        ["coder", "encode Msym/s", "decode Msym/s", "bytes", "bits/symbol", "over ideal"],
+        [[r["coder"], f"{r['encode_Msym_s']:.1f}", f"{r['decode_Msym_s']:.1f}", f"{r['bytes']:.0f}",
+          f"{r['bits_per_symbol']:.4f}", f"{r['over_ideal_percent']:+.3f}%"] for r in results],
+    )
     print(f"\nwrote {path}")
 
 

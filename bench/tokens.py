@@ -11,13 +11,13 @@ Writes bench/results/tokens-cpu.json and prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from common import print_table, write_results
 from walloc.tokenizers import AvcTokenizer, JpegTokenizer
 
 HERE = Path(__file__).parent
@@ -94,15 +94,13 @@ def main() -> None:
                          "psnr_db": float(np.mean([psnr(a, b) for a, b in zip(frames, resized)]))}
         avc_bpe = AvcTokenizer().train_bpe([clip[:8], clip[8:]], vocab_size=1024)
         result["avc"]["tokens_bpe_1024_in_sample"] = len(avc_bpe.encode(clip))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "tokens-cpu.json"
-    path.write_text(json.dumps(result, indent=2))
+    path = write_results(args.out, "tokens-cpu", result)
     print(f"\n{len(images)} images from {args.data.name}; BPE trained on {len(train)} images of {args.train.name}\n")
-    print("| tokenizer | JPEG quality | tokens/image | stripped bpp | PSNR dB | encode img/s | decode img/s |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['tokenizer']} | {r['quality']} | {r['tokens_per_image']:.0f} | {r['stripped_bpp']:.3f} | "
-              f"{r['psnr_db']:.2f} | {r['encode_images_per_s']:.0f} | {r['decode_images_per_s']:.0f} |")
+    print_table(
+        ["tokenizer", "JPEG quality", "tokens/image", "stripped bpp", "PSNR dB", "encode img/s", "decode img/s"],
+        [[r["tokenizer"], str(r["quality"]), f"{r['tokens_per_image']:.0f}", f"{r['stripped_bpp']:.3f}",
+          f"{r['psnr_db']:.2f}", f"{r['encode_images_per_s']:.0f}", f"{r['decode_images_per_s']:.0f}"] for r in rows],
+    )
     if "avc" in result:
         a = result["avc"]
         print(f"\nAVC: {a['frames']} frames at 3 fps, 256x144, QP 37: {a['tokens']} byte tokens "

@@ -15,7 +15,6 @@ Writes bench/results/wpt-<device>.json and prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -25,7 +24,7 @@ import pywt
 import torch
 
 import walloc
-from common import device_name, device_slug, median_seconds
+from common import device_name, device_slug, median_seconds, write_results
 
 WAVELET = "bior4.4"
 CASES = [
@@ -177,7 +176,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     devices = ["cpu"] + (["cuda"] if walloc.cuda_available() else [])
-    args.out.mkdir(parents=True, exist_ok=True)
     for device in devices:
         print(f"{device}: {device_name(device)}, {torch.get_num_threads()} threads", flush=True)
         rows = run_device(device, args.repeats)
@@ -189,8 +187,7 @@ def main() -> None:
             "pywt": pywt.__version__,
             "rows": rows,
         }
-        path = args.out / f"wpt-{device_slug(device)}.json"
-        path.write_text(json.dumps(result, indent=2))
+        path = write_results(args.out, f"wpt-{device_slug(device)}", result)
         print(markdown(f"{device}: {result['device']}", rows))
         print(f"wrote {path}")
 

@@ -166,11 +166,12 @@ class EntropyBottleneck(nn.Module):
             raise RuntimeError("EntropyBottleneck has no tables: call update() first (after training)")
         return self._quantized_cdf, self._cdf_length, self._offset
 
-    def _indexes(self, n: int, spatial: tuple[int, ...]) -> Tensor:
+    def _indexes(self, spatial: tuple[int, ...]) -> Tensor:
+        """The table row of every latent of one item: its channel."""
         idx = torch.arange(self.channels, dtype=torch.int32).view(1, -1, *([1] * len(spatial)))
-        return idx.expand(n, self.channels, *spatial).contiguous()
+        return idx.expand(1, self.channels, *spatial).contiguous()
 
-    def _medians_like(self, n: int, spatial: tuple[int, ...]) -> Tensor:
+    def _medians_view(self, spatial: tuple[int, ...]) -> Tensor:
         return self._medians().detach().reshape(1, -1, *([1] * len(spatial)))
 
     def compress(self, y: Tensor) -> list[bytes]:
@@ -179,8 +180,8 @@ class EntropyBottleneck(nn.Module):
             raise ValueError(f"expected (N, {self.channels}, ...) latents, got shape {tuple(y.shape)}")
         cdfs, lengths, offsets = self._tables()
         spatial = tuple(y.shape[2:])
-        symbols = torch.round(y.detach() - self._medians_like(y.shape[0], spatial).to(y)).int()
-        indexes = self._indexes(1, spatial)
+        symbols = torch.round(y.detach() - self._medians_view(spatial).to(y)).int()
+        indexes = self._indexes(spatial)
         return [rans_encode(symbols[i], indexes, cdfs, lengths, offsets) for i in range(y.shape[0])]
 
     def decompress(self, strings: list[bytes], size) -> Tensor:
@@ -189,8 +190,8 @@ class EntropyBottleneck(nn.Module):
             raise ValueError("strings must be the list that compress() returned")
         cdfs, lengths, offsets = self._tables()
         spatial = tuple(int(s) for s in size)
-        indexes = self._indexes(1, spatial)
-        medians = self._medians_like(len(strings), spatial)
+        indexes = self._indexes(spatial)
+        medians = self._medians_view(spatial)
         symbols = [rans_decode(s, indexes, cdfs, lengths, offsets) for s in strings]
         if not symbols:
             return medians.new_zeros((0, self.channels) + spatial)

@@ -42,9 +42,9 @@ def _device_tables(tables: tuple[Tensor, Tensor, Tensor], indexes: Tensor, devic
 
 
 def _cuda_args(device: torch.device) -> tuple[int, int]:
-    return device.index if device.index is not None else torch.cuda.current_device(), torch.cuda.current_stream(
-        device
-    ).cuda_stream
+    """(device index, current stream handle) for the CUDA kernels."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return index, torch.cuda.current_stream(device).cuda_stream
 
 
 def _tables(cdfs, cdf_lengths, offsets) -> tuple[Tensor, Tensor, Tensor]:
