@@ -95,6 +95,7 @@ def test_any_ids_decode_best_effort_or_raise_strictly(tokenizer) -> None:
         [int(v) for v in rng.integers(0, 258, 3000)],
         [int(v) for v in rng.integers(-5, 10_000, 500)],
         ids[:-1] + [10**9],
+        ids[:100] + ["x", None, 3.5, float("nan")] + ids[100:],
     ]
     for _ in range(20):
         damaged = list(ids)

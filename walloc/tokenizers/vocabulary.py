@@ -7,6 +7,7 @@ any bytes and decoding is exact.
 
 from __future__ import annotations
 
+import operator
 from typing import Iterable, Sequence
 
 from ..errors import BitstreamError
@@ -92,9 +93,11 @@ class ByteVocabulary:
         for position, i in enumerate(ids):
             if not isinstance(i, int) or isinstance(i, bool):
                 try:
-                    i = int(i)
-                except (TypeError, ValueError):
-                    raise BitstreamError(f"token {position} is not an integer id") from None
+                    i = operator.index(i)  # Python, NumPy and 0-d tensor integers; never floats or strings
+                except TypeError:
+                    if strict:
+                        raise BitstreamError(f"token {position} is not an integer id") from None
+                    continue
             if i == self.bos:
                 if strict and (started or out):
                     raise BitstreamError(f"unexpected BOS at token {position}")
