@@ -1,0 +1,76 @@
+"""WaLLoC architectures against the reference package (walloc 1.2.1), on the same random state_dicts."""
+
+import pytest
+import torch
+
+from walloc.models import WallocAudioModel, WallocImageModel
+
+
+def _randomize(state: dict, generator: torch.Generator) -> dict:
+    """Random weights everywhere except the wavelet filter buffers (GroupNorm gains kept near 1)."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith(("wt.", "iwt.")):
+            out[key] = value.clone()
+        else:
+            noise = torch.randn(value.shape, generator=generator) * 0.05
+            out[key] = noise + (1.0 if "norm" in key and key.endswith("weight") else 0.0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(reference_walloc):
+    return reference_walloc
+
+
+def test_image_model_matches_reference(reference):
+    generator = torch.Generator().manual_seed(0)
+    ref = reference.Codec2D(3, 3, None, 64, 12, 8, True).eval()
+    state = _randomize(ref.state_dict(), generator)
+    ref.load_state_dict(state)
+    ours = WallocImageModel(3, 3, 64, 12, 8).eval()
+    ours.load_state_dict(state, strict=True)
+    x = torch.rand(2, 3, 64, 96, generator=generator) - 0.5
+    with torch.no_grad():
+        expected = ref(x)[0]
+        packets = ref.wavelet_analysis(x, 3)
+        torch.testing.assert_close(ours.quantize(ours.encode(x)), ref.encoder(packets), atol=0, rtol=0)
+        torch.testing.assert_close(ours(x)[0], expected, atol=1e-4, rtol=0)
+        latents = ref.encoder(packets)
+        torch.testing.assert_close(ours.decode(latents), expected, atol=1e-4, rtol=0)
+
+
+def test_audio_model_matches_reference(reference):
+    generator = torch.Generator().manual_seed(1)
+    ref = reference.Codec1D(2, 8, None, 96, 16, 8, True, True).eval()
+    state = _randomize(ref.state_dict(), generator)
+    ref.load_state_dict(state)
+    ours = WallocAudioModel(2, 8, 96, 16, 8, post_filter=True).eval()
+    ours.load_state_dict(state, strict=True)
+    x = (torch.rand(2, 2, 256 * 24, generator=generator) - 0.5) * 0.8
+    with torch.no_grad():
+        expected = ref(x)[0]
+        torch.testing.assert_close(ours(x)[0], expected, atol=1e-4, rtol=0)
+        assert ours.encode(x).shape[-1] == ours.latent_frames(x.shape[-1]) == 24 + 2
+
+
+@pytest.mark.parametrize("config", ["RGB_16x", "stereo_20x"])
+def test_released_layouts_have_the_reference_keys(reference, config):
+    """The released configurations (keys and shapes in ../shared/reference) build with identical state_dicts."""
+    if config == "RGB_16x":
+        ref, ours = reference.Codec2D(3, 3, None, 768, 12, 8, True), WallocImageModel(3, 3, 768, 12, 8)
+    else:
+        ref, ours = reference.Codec1D(2, 8, None, 768, 27, 8, True, True), WallocAudioModel(2, 8, 768, 27, 8, True)
+    theirs = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == theirs
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    ours.check_filters()
+
+
+def test_other_wavelet_filters_are_refused():
+    model = WallocImageModel(3, 3, 32, 4, 8)
+    state = model.state_dict()
+    state["wt.h0_col"] = torch.flip(state["wt.h0_col"], dims=[2]) * 2
+    model.load_state_dict(state)
+    with pytest.raises(ValueError, match="bior4.4"):
+        model.check_filters()

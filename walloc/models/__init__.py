@@ -1,0 +1,5 @@
+"""Network architectures of walloc's learned codecs."""
+
+from .wavelet_codec import WallocAudioModel, WallocImageModel
+
+__all__ = ["WallocAudioModel", "WallocImageModel"]

@@ -1,0 +1,177 @@
+"""WaLLoC's networks: a wavelet packet transform, a 1x1 linear encoder into a companded 8-bit latent, and a
+convolutional decoder back to wavelet packets (Jacobellis & Yadwadkar, DCC 2025).
+
+State-dict keys equal those of the reference ``Codec2D``/``Codec1D`` (walloc 1.2.1), including its wavelet
+filter buffers (``wt.*``, ``iwt.*``), so the released checkpoints load unchanged. The transforms themselves
+run walloc's packet kernels; the buffers are kept for compatibility and checked to hold bior4.4 filters.
+"""
+
+from __future__ import annotations
+
+import pywt
+import torch
+from torch import Tensor, nn
+
+from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
+from ..wpt import WPT1d, WPT2d
+from .layers import LatentDecoder2D, OobleckDecoder
+
+WAVELET = "bior4.4"
+
+
+class NoisyRound(nn.Module):
+    """Uniform noise while training (the differentiable proxy), rounding to integers in eval mode."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return add_uniform_noise(x) if self.training else quantize(x)
+
+
+class _FilterBuffers(nn.Module):
+    """The reference's persistent filter taps (pytorch_wavelets layout), kept so checkpoints load strictly."""
+
+    def __init__(self, names: dict[str, tuple[list[float], tuple[int, ...]]]) -> None:
+        super().__init__()
+        for name, (taps, shape) in names.items():
+            self.register_buffer(name, torch.tensor(taps, dtype=torch.float32).view(shape))
+
+    def check(self, where: str) -> None:
+        """Raises ValueError unless the buffers hold the bior4.4 taps (a checkpoint of another wavelet)."""
+        expected = type(self)()
+        for name, buffer in self.named_buffers():
+            reference = getattr(expected, name)
+            if buffer.shape != reference.shape or not torch.allclose(buffer.cpu().float(), reference, atol=1e-6):
+                raise ValueError(f"{where}.{name} does not hold {WAVELET} filter taps: walloc's WaLLoC models "
+                                 f"use {WAVELET} only")
+
+
+def _taps() -> dict[str, list[float]]:
+    w = pywt.Wavelet(WAVELET)
+    return {"h0": list(w.dec_lo[::-1]), "h1": list(w.dec_hi[::-1]), "g0": list(w.rec_lo), "g1": list(w.rec_hi)}
+
+
+class _Analysis2dBuffers(_FilterBuffers):
+    def __init__(self) -> None:
+        t = _taps()
+        super().__init__({f"{f}_{axis}": (t[f], (1, 1, -1, 1) if axis == "col" else (1, 1, 1, -1))
+                          for f in ("h0", "h1") for axis in ("col", "row")})
+
+
+class _Synthesis2dBuffers(_FilterBuffers):
+    def __init__(self) -> None:
+        t = _taps()
+        super().__init__({f"{f}_{axis}": (t[f], (1, 1, -1, 1) if axis == "col" else (1, 1, 1, -1))
+                          for f in ("g0", "g1") for axis in ("col", "row")})
+
+
+class _Analysis1dBuffers(_FilterBuffers):
+    def __init__(self) -> None:
+        t = _taps()
+        super().__init__({f: (t[f], (1, 1, -1)) for f in ("h0", "h1")})
+
+
+class _Synthesis1dBuffers(_FilterBuffers):
+    def __init__(self) -> None:
+        t = _taps()
+        super().__init__({f: (t[f], (1, 1, -1)) for f in ("g0", "g1")})
+
+
+class _WaveletCodecModel(nn.Module):
+    """What the image and audio models share: transform, encode, quantize, decode."""
+
+    transform: WPT1d | WPT2d
+    encoder: nn.Sequential
+    decoder: nn.Sequential
+
+    def _init_common(self, latent_bits: int) -> None:
+        self.latent_bits = latent_bits
+        self.latent_max = ToUniform(latent_bits).latent_max
+
+    def analysis(self, x: Tensor) -> Tensor:
+        return self.transform(x)
+
+    def synthesis(self, packets: Tensor) -> Tensor:
+        return self.transform.inverse(packets)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Continuous latents in (-latent_max, latent_max), before rounding."""
+        return self.encoder[1](self.encoder[0](self.analysis(x)))
+
+    def quantize(self, latents: Tensor) -> Tensor:
+        """Rounded latents in eval mode, latents plus uniform noise in training mode."""
+        return self.encoder[2](latents)
+
+    def decode_packets(self, latents: Tensor) -> Tensor:
+        normal = self.decoder[0](latents)
+        packets = self.decoder[1](normal)
+        return packets if self.skip is None else packets + self.skip(normal)
+
+    def decode(self, latents: Tensor) -> Tensor:
+        return self.synthesis(self.decode_packets(latents)).clamp(-0.5, 0.5)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(reconstruction, quantized latents) of x in [-0.5, 0.5]; unclamped while training."""
+        latents = self.quantize(self.encode(x))
+        x_hat = self.synthesis(self.decode_packets(latents))
+        return (x_hat if self.training else x_hat.clamp(-0.5, 0.5)), latents
+
+    def check_filters(self) -> None:
+        self.wt.check("wt")
+        self.iwt.check("iwt")
+
+
+class WallocImageModel(_WaveletCodecModel):
+    """Images (N, channels, H, W) in [-0.5, 0.5], H and W multiples of 2**J; latents at H/2**J x W/2**J.
+
+    Arguments are those of the reference ``Codec2D`` (``Nd`` is the decoder width), plus walloc's extensions:
+    ``attention=False`` drops the decoder's global attention, and ``linear_skip=True`` adds a 1x1 linear path
+    from the latents to the packets beside the decoder (it can start as the inverse of a PCA encoder, which
+    makes small decoders train much faster). Released checkpoints use neither.
+    """
+
+    def __init__(self, channels: int = 3, J: int = 3, Nd: int = 768, latent_dim: int = 12, latent_bits: int = 8,
+                 attention: bool = True, linear_skip: bool = False) -> None:
+        super().__init__()
+        self._init_common(latent_bits)
+        self.channels, self.J, self.Nd, self.latent_dim = channels, J, Nd, latent_dim
+        packets = channels * 4**J
+        self.transform = WPT2d(WAVELET, J)
+        self.wt, self.iwt = _Analysis2dBuffers(), _Synthesis2dBuffers()
+        self.encoder = nn.Sequential(nn.Conv2d(packets, latent_dim, 1), ToUniform(latent_bits), NoisyRound())
+        self.decoder = nn.Sequential(ToNormal(latent_bits),
+                                     LatentDecoder2D(latent_dim, packets, Nd, attention=attention))
+        self.skip = nn.Conv2d(latent_dim, packets, 1) if linear_skip else None
+
+
+class WallocAudioModel(_WaveletCodecModel):
+    """Audio (N, channels, T) in [-0.5, 0.5], T a multiple of 2**J; latents of T/2**J + 2 frames.
+
+    Arguments are those of the reference ``Codec1D``; the encoder's padding of one frame on each side (so the
+    latent is two frames longer) and the decoder's two one-frame-shortening blocks are the reference's.
+    ``linear_skip=True`` adds a linear path (a 3-tap conv, so it drops the two extra frames) beside the decoder.
+    """
+
+    def __init__(self, channels: int = 2, J: int = 8, Nd: int = 768, latent_dim: int = 27, latent_bits: int = 8,
+                 post_filter: bool = True, linear_skip: bool = False) -> None:
+        super().__init__()
+        if Nd < latent_dim:
+            raise ValueError(f"Nd ({Nd}) must be at least latent_dim ({latent_dim})")
+        self._init_common(latent_bits)
+        self.channels, self.J, self.Nd, self.latent_dim = channels, J, Nd, latent_dim
+        packets = channels * 2**J
+        self.transform = WPT1d(WAVELET, J)
+        self.wt, self.iwt = _Analysis1dBuffers(), _Synthesis1dBuffers()
+        self.encoder = nn.Sequential(nn.Conv1d(packets, latent_dim, 1, padding=1), ToUniform(latent_bits),
+                                     NoisyRound())
+        self.decoder = nn.Sequential(
+            ToNormal(latent_bits),
+            OobleckDecoder(latent_dim, latent_dim, packets, [1, 1], [Nd // latent_dim] * 2))
+        self.skip = nn.Conv1d(latent_dim, packets, 3) if linear_skip else None
+        self.post = nn.Conv1d(channels, channels, 129, padding=64) if post_filter else None
+
+    def latent_frames(self, samples: int) -> int:
+        """Latent frames for ``samples`` (a multiple of 2**J) input samples."""
+        return samples // 2**self.J + 2
+
+    def synthesis(self, packets: Tensor) -> Tensor:
+        x = self.transform.inverse(packets)
+        return x if self.post is None else self.post(x)
