@@ -1,6 +1,7 @@
 """walloc: compressed-domain codecs for PyTorch."""
 
 from . import entropy
+from .codec import AudioCodec, ImageCodec, available_codecs, decompress, load, load_reference
 from ._extension import build_info, cuda_available
 from .entropy import EntropyBottleneck
 from .errors import BitstreamError
@@ -10,6 +11,12 @@ from .wpt import WPT1d, WPT2d
 __version__ = build_info()["version"]
 
 __all__ = [
+    "AudioCodec",
+    "ImageCodec",
+    "available_codecs",
+    "decompress",
+    "load",
+    "load_reference",
     "BitstreamError",
     "EntropyBottleneck",
     "ToNormal",

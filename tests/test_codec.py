@@ -1,0 +1,120 @@
+"""The codec API: encode/decode, compress/decompress, inputs of every accepted kind, and bad streams."""
+
+import numpy as np
+import pytest
+import torch
+
+import walloc
+from walloc import BitstreamError
+
+
+def _image(h, w, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, h // 4 + 2, w // 4 + 2, generator=g), size=(h, w),
+                                             mode="bilinear", align_corners=False)
+    return (0.8 * smooth + 0.2 * torch.rand(1, 3, h, w, generator=g)).clamp(0, 1)
+
+
+def test_codecs_are_found_by_name_and_folder(codec_path):
+    assert {"tiny-image-0", "tiny-image-1", "tiny-audio-0"} <= set(walloc.available_codecs())
+    by_name = walloc.load("tiny-image-0")
+    by_folder = walloc.load(codec_path / "tiny-image-0")
+    assert isinstance(by_name, walloc.ImageCodec) and by_name.fingerprint == by_folder.fingerprint
+    assert isinstance(walloc.load("tiny-audio-0"), walloc.AudioCodec)
+    with pytest.raises(ValueError, match="no codec named"):
+        walloc.load("no-such-codec")
+
+
+@pytest.mark.parametrize("size", [(64, 96), (37, 53), (5, 3), (1, 1)])
+def test_image_round_trip_is_exactly_decode_of_rounded_latents(codec_path, size):
+    codec = walloc.load("tiny-image-0")
+    x = _image(max(size[0], 4), max(size[1], 4))[..., : size[0], : size[1]]
+    data = codec.compress(x)
+    out = codec.decompress(data)
+    assert out.shape == x.shape
+    expected = codec.decode(torch.round(codec.encode(x)))[..., : size[0], : size[1]]
+    assert torch.equal(out, expected)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_image_inputs_uint8_pil_and_float_agree(codec_path):
+    from PIL import Image
+
+    codec = walloc.load("tiny-image-0")
+    u8 = (_image(40, 56) * 255).round().to(torch.uint8)
+    pil = Image.fromarray(u8[0].permute(1, 2, 0).numpy())
+    assert codec.compress(u8) == codec.compress(u8[0]) == codec.compress(pil) == codec.compress(u8.float() / 255)
+    with pytest.raises(ValueError, match="expected images"):
+        codec.compress(torch.rand(1, 4, 16, 16))
+    with pytest.raises(ValueError, match="uint8 or float"):
+        codec.compress(torch.zeros(1, 3, 8, 8, dtype=torch.int64))
+
+
+def test_latents_have_the_documented_shape(codec_path):
+    codec = walloc.load("tiny-image-0")
+    latents = codec.encode(_image(33, 70))
+    assert latents.shape == (1, 6, 5, 9)
+    assert latents.abs().max() < 2 ** (codec.latent_bits - 1)
+    assert codec.decode(latents).shape == (1, 3, 40, 72)
+
+
+def test_corrupt_and_foreign_streams_raise_bitstream_error(codec_path):
+    codec, other = walloc.load("tiny-image-0"), walloc.load("tiny-image-1")
+    data = codec.compress(_image(32, 32))
+    for bad in (data[:-1], data[:20], data[:40] + bytes([data[40] ^ 1]) + data[41:], b"", b"RIFF" * 10):
+        with pytest.raises(BitstreamError):
+            codec.decompress(bad)
+    with pytest.raises(BitstreamError, match="tiny-image-0"):
+        other.decompress(data)
+    with pytest.raises(BitstreamError):
+        walloc.load("tiny-audio-0").decompress(data)
+
+
+def test_top_level_decompress_loads_the_named_codec(codec_path):
+    codec = walloc.load("tiny-image-1")
+    data = codec.compress(_image(24, 24))
+    assert torch.equal(walloc.decompress(data), codec.decompress(data))
+
+
+def _audio(channels, length, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(length) / 44100
+    tones = sum(torch.sin(2 * np.pi * f * t + float(torch.rand((), generator=g)) * 6) for f in (110, 440, 1250))
+    return (0.2 * tones + 0.05 * torch.randn(channels, length, generator=g)).unsqueeze(0).clamp(-1, 1)
+
+
+@pytest.mark.parametrize("channels,length", [(2, 4096), (2, 1000), (1, 777), (4, 2048), (2, 1)])
+def test_audio_round_trip_any_length_and_channels(codec_path, channels, length):
+    codec = walloc.load("tiny-audio-0")
+    x = _audio(channels, length)
+    data = codec.compress(x, sample_rate=44100)
+    out = codec.decompress(data)
+    assert out.shape == x.shape
+    expected = codec.decode(torch.round(codec.encode(x)), channels)[..., :length]
+    assert torch.equal(out, expected)
+
+
+def test_audio_refuses_other_sample_rates_and_bad_shapes(codec_path):
+    codec = walloc.load("tiny-audio-0")
+    with pytest.raises(ValueError, match="48000 Hz"):
+        codec.compress(_audio(2, 512), sample_rate=48000)
+    with pytest.raises(ValueError, match="multiple"):
+        codec.compress(_audio(3, 512))
+    with pytest.raises(ValueError, match="expected audio"):
+        codec.compress(torch.zeros(5))
+
+
+def test_reference_checkpoint_loads_into_walloc(tmp_path, reference_walloc):
+    """load_reference reads a reference-format checkpoint + JSON config and decodes like the reference."""
+    import json
+
+    ref = reference_walloc.Codec2D(3, 3, None, 64, 12, 8, True).eval()
+    torch.save({"model_state_dict": ref.state_dict()}, tmp_path / "RGB_16x.pth")
+    config = {"channels": 3, "J": 3, "Ne": None, "Nd": 64, "latent_dim": 12, "latent_bits": 8,
+              "lightweight_encode": True}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    codec = walloc.load_reference(tmp_path / "RGB_16x.pth", tmp_path / "config.json")
+    x = _image(32, 48)
+    with torch.no_grad():
+        expected = ref(x - 0.5)[0] + 0.5
+    torch.testing.assert_close(codec.decompress(codec.compress(x)), expected, atol=1e-4, rtol=0)

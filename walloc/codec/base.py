@@ -1,0 +1,82 @@
+"""What image and audio codecs share: the model, its identity, symbol coding and the container."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import bitstream
+from ..entropy.adaptive import compress_symbols, decompress_symbols
+from ..errors import BitstreamError
+from ..models import WallocAudioModel, WallocImageModel
+from .package import weights_fingerprint
+
+
+class Codec:
+    """A trained WaLLoC codec. ``encode``/``decode`` map media to continuous latents and back (for compressed
+    learning); ``compress``/``decompress`` map media to a walloc bitstream (bytes) and back."""
+
+    kind: str
+    container_id: str
+
+    def __init__(self, name: str, model: WallocImageModel | WallocAudioModel, device=None) -> None:
+        self.name = name
+        self.model = model.eval().requires_grad_(False)
+        self.fingerprint = weights_fingerprint(self.model)
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.model.to(self.device)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.latent_dim
+
+    @property
+    def latent_bits(self) -> int:
+        return self.model.latent_bits
+
+    def to(self, device) -> "Codec":
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, latent_dim={self.latent_dim}, "
+                f"latent_bits={self.latent_bits}, device={str(self.device)!r})")
+
+    def quantize(self, latents: Tensor) -> Tensor:
+        """Rounded latents, as they travel in a bitstream."""
+        return torch.round(latents)
+
+    def _symbols(self, latents: Tensor) -> Tensor:
+        return (self.quantize(latents) + 2 ** (self.latent_bits - 1)).to(torch.int32).cpu()
+
+    def _latents(self, symbols: Tensor) -> Tensor:
+        return (symbols.to(self.device, torch.float32) - 2 ** (self.latent_bits - 1))
+
+    def _pack(self, latents: Tensor, meta: dict) -> bytes:
+        meta = {**meta, "name": self.name, "fingerprint": self.fingerprint}
+        return bitstream.pack(self.container_id, meta, [compress_symbols(self._symbols(latents), self.latent_bits)])
+
+    def _unpack(self, data: bytes) -> tuple[dict, Tensor]:
+        container = bitstream.unpack(data, codec=self.container_id)
+        meta = container.meta
+        if meta.get("fingerprint") != self.fingerprint:
+            raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
+                                 f"(weights {meta.get('fingerprint')}), not by {self.name!r} "
+                                 f"(weights {self.fingerprint}); load that codec to decode it")
+        if len(container.streams) != 1:
+            raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
+        symbols = decompress_symbols(container.streams[0])
+        if symbols.dim() < 3 or symbols.shape[1] != self.latent_dim:
+            raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
+                                 f"do not fit this codec's {self.latent_dim} channels")
+        return meta, self._latents(symbols)
+
+
+def stream_codec_name(data: bytes) -> tuple[str, str]:
+    """(container id, codec name) written in a walloc codec stream's header."""
+    container = bitstream.unpack(data)
+    name = container.meta.get("name")
+    if not isinstance(name, str):
+        raise BitstreamError(f"this walloc stream ({container.codec}) names no codec")
+    return container.codec, name
