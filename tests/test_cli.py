@@ -1,0 +1,87 @@
+"""The ``walloc`` command line: files in, files out, one-line errors and non-zero exits on bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from walloc.cli import main
+
+
+@pytest.fixture
+def png(tmp_path):
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:45, 0:70]
+    image = np.stack([x * 3, y * 5, (x + y) * 2], -1) + rng.integers(0, 20, (45, 70, 3))
+    path = tmp_path / "in.png"
+    Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def flac(tmp_path):
+    t = np.arange(9000) / 44100
+    audio = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], -1) * 0.3
+    path = tmp_path / "in.flac"
+    soundfile.write(path, audio, 44100)
+    return path
+
+
+def test_image_compress_decompress_info(codec_path, png, tmp_path, capsys):
+    stream, out = tmp_path / "x.wlc", tmp_path / "out.png"
+    assert main(["compress", str(png), str(stream), "--codec", "tiny-image-0"]) == 0
+    assert main(["decompress", str(stream), str(out)]) == 0
+    assert Image.open(out).size == Image.open(png).size
+    capsys.readouterr()
+    assert main(["info", str(stream)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["codec"] == "walloc-image" and info["name"] == "tiny-image-0" and info["size"] == [45, 70]
+    assert info["bpp"] == pytest.approx(8 * stream.stat().st_size / (45 * 70), abs=1e-3)
+
+
+def test_audio_compress_decompress(codec_path, flac, tmp_path):
+    stream, out = tmp_path / "x.wlc", tmp_path / "out.wav"
+    assert main(["compress", str(flac), str(stream), "--codec", "tiny-audio-0"]) == 0
+    assert main(["decompress", str(stream), str(out)]) == 0
+    decoded, rate = soundfile.read(out)
+    assert rate == 44100 and decoded.shape == (9000, 2)
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "missing", "wrong-output", "unknown-codec", "wrong-rate"])
+def test_errors_are_one_line_and_exit_non_zero(codec_path, png, tmp_path, capsys, problem):
+    stream = tmp_path / "x.wlc"
+    main(["compress", str(png), str(stream), "--codec", "tiny-image-0"])
+    capsys.readouterr()
+    if problem == "corrupt":
+        data = bytearray(stream.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        stream.write_bytes(bytes(data))
+        argv = ["decompress", str(stream), str(tmp_path / "o.png")]
+    elif problem == "missing":
+        argv = ["decompress", str(tmp_path / "nothing.wlc"), str(tmp_path / "o.png")]
+    elif problem == "wrong-output":
+        argv = ["decompress", str(stream), str(tmp_path / "o.flac")]
+    elif problem == "unknown-codec":
+        argv = ["compress", str(png), str(stream), "--codec", "no-such-codec"]
+    else:
+        wav = tmp_path / "48k.wav"
+        soundfile.write(wav, np.zeros((4800, 2)), 48000)
+        argv = ["compress", str(wav), str(stream), "--codec", "tiny-audio-0"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("walloc ") and err.count("\n") == 1
+
+
+def test_console_entry_point_runs(codec_path, png, tmp_path):
+    """``python -m walloc`` as a user runs it (from a folder that is not the source tree)."""
+    stream = tmp_path / "x.wlc"
+    done = subprocess.run([sys.executable, "-m", "walloc", "compress", str(png), str(stream), "--codec",
+                           "tiny-image-0"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run([sys.executable, "-m", "walloc", "decompress", str(png), str(tmp_path / "o.png")],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 1 and "not a walloc stream" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,144 @@
+"""The ``walloc`` command: compress, decompress, info, codecs, train.
+
+Errors in the user's input (missing files, corrupt streams, unknown codecs, wrong sample rates) end the program
+with a one-line message on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_CODECS = {"image": "rgb-16x", "audio": "stereo-17x"}
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+def _compress(args: argparse.Namespace) -> None:
+    from . import load
+    from .media import media_kind, read_audio, read_image
+
+    kind = media_kind(args.input)
+    codec = load(args.codec or DEFAULT_CODECS[kind], device=args.device)
+    if codec.kind != kind:
+        raise ValueError(f"codec {codec.name!r} codes {codec.kind}, but {args.input} is {kind}")
+    if kind == "image":
+        image = read_image(args.input)
+        data = codec.compress(image)
+        rate = f"{8 * len(data) / (image.shape[1] * image.shape[2]):.3f} bpp"
+    else:
+        audio, sample_rate = read_audio(args.input)
+        data = codec.compress(audio, sample_rate=sample_rate)
+        rate = f"{8 * len(data) / (audio.shape[1] / sample_rate) / 1000:.1f} kbps"
+    Path(args.output).write_bytes(data)
+    print(f"{args.input} -> {args.output}: {len(data)} bytes ({rate}, codec {codec.name})")
+
+
+def _decompress(args: argparse.Namespace) -> None:
+    from . import load
+    from .codec import stream_codec_name
+    from .media import media_kind, write_audio, write_image
+
+    data = Path(args.input).read_bytes()
+    container, name = stream_codec_name(data)
+    codec = load(name, device=args.device)
+    out_kind = media_kind(args.output)
+    if out_kind != codec.kind:
+        raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
+    decoded = codec.decompress(data)
+    if decoded.shape[0] != 1:
+        raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
+    if codec.kind == "image":
+        write_image(decoded[0], args.output)
+    else:
+        write_audio(decoded[0], codec.sample_rate, args.output)
+    print(f"{args.input} -> {args.output} (codec {name})")
+
+
+def _info(args: argparse.Namespace) -> None:
+    from . import bitstream
+
+    data = Path(args.input).read_bytes()
+    container = bitstream.unpack(data)
+    info = {"codec": container.codec, "bytes": len(data), "streams": [len(s) for s in container.streams],
+            **container.meta}
+    size = container.meta.get("size")
+    if container.codec == "walloc-image" and isinstance(size, list) and len(size) == 2:
+        info["bpp"] = round(8 * len(data) / max(1, size[0] * size[1]), 4)
+    if container.codec == "walloc-audio" and container.meta.get("length"):
+        seconds = container.meta["length"] / container.meta.get("sample_rate", 44100)
+        info["kbps"] = round(8 * len(data) / seconds / 1000, 2)
+    print(json.dumps(info, indent=2))
+
+
+def _codecs(args: argparse.Namespace) -> None:
+    from .codec.package import codec_folders
+
+    folders = codec_folders()
+    if not folders:
+        print("no codecs installed")
+    for name, folder in folders.items():
+        config = json.loads((folder / "config.json").read_text())
+        model = config["model"]
+        print(f"{name:14s} {config['kind']:6s} latent_dim={model.get('latent_dim')} J={model.get('J')} "
+              f"decoder width={model.get('Nd')}  ({folder})")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .training import TrainConfig, train
+
+    config = TrainConfig.load(args.config)
+    if args.out:
+        config.out = args.out
+    folder = train(config, resume=not args.restart)
+    print(f"trained codec written to {folder}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="walloc", description="WaLLoC learned compression for images and audio")
+    parser.add_argument("--device", default=None, help="torch device for the codec (default: cpu)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("compress", help="compress an image (PNG/JPEG/WebP...) or audio (WAV/FLAC/OGG) file")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--codec", help=f"codec name or folder (default: {DEFAULT_CODECS['image']} for images, "
+                                   f"{DEFAULT_CODECS['audio']} for audio)")
+    p.set_defaults(run=_compress)
+
+    p = commands.add_parser("decompress", help="decode a walloc file; the format comes from OUTPUT's extension")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(run=_decompress)
+
+    p = commands.add_parser("info", help="print a walloc file's header")
+    p.add_argument("input")
+    p.set_defaults(run=_info)
+
+    p = commands.add_parser("codecs", help="list the installed codecs")
+    p.set_defaults(run=_codecs)
+
+    p = commands.add_parser("train", help="train a codec from a JSON config (torchrun for several processes)")
+    p.add_argument("config")
+    p.add_argument("--out", help="run folder (overrides the config's 'out')")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint instead of resuming")
+    p.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import BitstreamError
+
+    try:
+        args.run(args)
+    except (BitstreamError, ValueError, OSError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"walloc {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
