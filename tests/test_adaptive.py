@@ -52,3 +52,19 @@ def test_bad_input() -> None:
     for bad in (data[:-1], data + b"x", b"", data[:40]):
         with pytest.raises(walloc.BitstreamError):
             decompress_symbols(bad)
+
+
+def test_auto_chooses_a_predictor_per_channel() -> None:
+    """A smooth ramp wants a spatial predictor, i.i.d. noise wants none; per-channel choice beats any single one."""
+    from walloc import bitstream
+
+    g = torch.Generator().manual_seed(3)
+    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    ramp = (rows * 3 + cols * 2) % 256
+    noise = torch.clamp(torch.randn(64, 64, generator=g) * 6 + 128, 0, 255).long()
+    s = torch.stack([ramp, noise]).unsqueeze(0).int()
+    data = compress_symbols(s, 8)
+    inner = bitstream.unpack(data).meta["predictor"]
+    assert inner[0] in ("left", "up", "plane") and inner[1] == "none"
+    assert len(data) < min(len(compress_symbols(s, 8, p)) for p in PREDICTORS)
+    assert torch.equal(decompress_symbols(data), s)

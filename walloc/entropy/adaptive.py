@@ -2,8 +2,8 @@
 
 Per channel, a spatial predictor turns symbols into residuals modulo 2**bits, the residual histogram is
 measured from the tensor itself and sent compactly (log-quantized counts, deflated), and the residuals are
-rANS-coded under those tables. Predictors (chosen per tensor by the smallest measured entropy, on a quarter of
-the tensor when it is large, or fixed):
+rANS-coded under those tables. Predictors (chosen per channel by the smallest measured entropy, on a quarter of
+the tensor when it is large, or fixed for all channels):
 
 - ``"none"``: the symbols themselves;
 - ``"left"``: difference with the previous sample along the last axis;
@@ -69,9 +69,19 @@ def _selection_sample(symbols: Tensor) -> Tensor:
     return symbols[..., keep, :] if axis == -2 else symbols[..., keep]
 
 
-def _entropy_bits(counts: Tensor) -> float:
+def _channel_entropy_bits(counts: Tensor) -> Tensor:
+    """(C,) bits of each channel's symbols under their own histogram."""
     p = counts.double() / counts.sum(-1, keepdim=True).clamp_min(1)
-    return float(-(counts * torch.log2(p.clamp_min(1e-300))).sum())
+    return -(counts * torch.log2(p.clamp_min(1e-300))).sum(-1)
+
+
+def _per_channel(symbols: Tensor, predictors: list[str], modulus: int, transform) -> Tensor:
+    """Applies ``transform(channels, predictor, modulus)`` to each group of channels sharing a predictor."""
+    out = torch.empty(symbols.shape, dtype=torch.long)
+    for p in set(predictors):
+        index = torch.tensor([c for c, q in enumerate(predictors) if q == p])
+        out[:, index] = transform(symbols[:, index], p, modulus)
+    return out
 
 
 def _tables_from_levels(levels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -99,16 +109,18 @@ def compress_symbols(symbols: Tensor, bits: int = 8, predictor: str = "auto") ->
         raise ValueError(f"predictor must be 'auto' or one of {PREDICTORS}, got {predictor!r}")
     if symbols.dim() < 4:
         candidates = tuple(p for p in candidates if p not in ("up", "plane")) or ("none",)
+    channels = symbols.shape[1]
     if len(candidates) > 1:
         sample = _selection_sample(symbols)
-        candidates = (min(candidates, key=lambda p: _entropy_bits(
-            _channel_histograms(_residuals(sample, p, modulus), modulus))),)
-    chosen = candidates[0]
-    residuals = _residuals(symbols, chosen, modulus)
+        costs = torch.stack([_channel_entropy_bits(_channel_histograms(_residuals(sample, p, modulus), modulus))
+                             for p in candidates])
+        chosen = [candidates[int(i)] for i in costs.argmin(0)]
+    else:
+        chosen = [candidates[0]] * channels
+    residuals = _per_channel(symbols, chosen, modulus, _residuals)
     counts = _channel_histograms(residuals, modulus)
     levels = torch.round(_LOG_STEPS * torch.log2(1 + counts.double())).clamp_max(255).to(torch.uint8)
     cdfs, lengths, offsets = _tables_from_levels(levels)
-    channels = symbols.shape[1]
     indexes = torch.arange(channels, dtype=torch.int32).view(1, -1, *([1] * (symbols.dim() - 2))).expand_as(symbols)
     payload = rans_encode(residuals.to(torch.int32), indexes, cdfs, lengths, offsets)
     meta = {"shape": list(symbols.shape), "bits": bits, "predictor": chosen}
@@ -122,11 +134,13 @@ def decompress_symbols(data: bytes) -> Tensor:
     try:
         shape = [int(s) for s in meta["shape"]]
         bits = int(meta["bits"])
-        predictor = str(meta["predictor"])
+        predictors = meta["predictor"]
     except (KeyError, TypeError, ValueError):
         raise BitstreamError("corrupt adaptive-histogram stream: bad metadata") from None
     if (len(container.streams) != 2 or not 3 <= len(shape) <= _MAX_DIMS or min(shape) < 0
-            or not 1 <= bits <= 15 or predictor not in PREDICTORS):
+            or not 1 <= bits <= 15 or not isinstance(predictors, list) or len(predictors) != shape[1]
+            or any(p not in PREDICTORS for p in predictors)
+            or (len(shape) < 4 and any(p in ("up", "plane") for p in predictors))):
         raise BitstreamError("corrupt adaptive-histogram stream: bad metadata")
     tables, payload = container.streams
     count = math.prod(shape)
@@ -147,4 +161,4 @@ def decompress_symbols(data: bytes) -> Tensor:
     residuals = rans_decode(payload, indexes, cdfs, lengths, offsets)
     if residuals.numel() and (residuals.min() < 0 or residuals.max() >= modulus):
         raise BitstreamError("corrupt adaptive-histogram stream: residual outside the alphabet")
-    return _reconstruct(residuals, predictor, modulus).to(torch.int32)
+    return _per_channel(residuals, predictors, modulus, _reconstruct).to(torch.int32)
