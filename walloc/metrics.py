@@ -1,0 +1,88 @@
+"""Quality and rate-distortion metrics for comparing codecs: PSNR, MS-SSIM (pytorch-msssim), SI-SDR, log-mel
+distance, and Bjontegaard deltas (BD-rate, BD-PSNR)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def psnr(reference: Tensor, test: Tensor, data_range: float = 1.0) -> float:
+    """10 log10(data_range**2 / MSE) over all elements."""
+    mse = torch.mean((reference.double() - test.double()) ** 2).item()
+    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+
+
+def ms_ssim(reference: Tensor, test: Tensor, data_range: float = 1.0) -> float:
+    """Multi-scale SSIM of (N, C, H, W) images (pytorch-msssim; the shorter side must exceed 160 pixels)."""
+    from pytorch_msssim import ms_ssim as _ms_ssim
+
+    return float(_ms_ssim(reference.double(), test.double(), data_range=data_range, size_average=True))
+
+
+def si_sdr(reference: Tensor, estimate: Tensor) -> float:
+    """Scale-invariant signal-to-distortion ratio (dB) of (..., T) signals, averaged over the leading dims."""
+    reference = reference.double() - reference.double().mean(-1, keepdim=True)
+    estimate = estimate.double() - estimate.double().mean(-1, keepdim=True)
+    scale = (estimate * reference).sum(-1, keepdim=True) / (reference**2).sum(-1, keepdim=True).clamp_min(1e-12)
+    target = scale * reference
+    noise = estimate - target
+    ratio = (target**2).sum(-1) / (noise**2).sum(-1).clamp_min(1e-12)
+    return float((10 * torch.log10(ratio.clamp_min(1e-12))).mean())
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
+    """(n_mels, n_fft // 2 + 1) triangular filters on the HTK mel scale."""
+    def to_mel(f):
+        return 2595 * np.log10(1 + f / 700)
+
+    edges = 700 * (10 ** (np.linspace(0, to_mel(sample_rate / 2), n_mels + 2) / 2595) - 1)
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (freqs - lower) / (centre - lower)
+    falling = (upper - freqs) / (upper - centre)
+    return torch.from_numpy(np.clip(np.minimum(rising, falling), 0, None))
+
+
+def log_mel_distance(reference: Tensor, test: Tensor, sample_rate: int, n_fft: int = 2048, hop: int = 512,
+                     n_mels: int = 80) -> float:
+    """Mean absolute difference of log10 mel power spectrograms (a level-independent spectral distance)."""
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    bank = mel_filterbank(sample_rate, n_fft, n_mels)
+
+    def log_mel(x: Tensor) -> Tensor:
+        x = x.double().reshape(-1, x.shape[-1])
+        spectrum = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() ** 2
+        return torch.log10(bank @ spectrum + 1e-8)
+
+    return float((log_mel(reference) - log_mel(test)).abs().mean())
+
+
+def _overlap_integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    poly = np.polyfit(x, y, min(3, len(x) - 1))
+    integral = np.polyint(poly)
+    return (np.polyval(integral, hi) - np.polyval(integral, lo)) / (hi - lo)
+
+
+def bd_rate(rate_anchor, psnr_anchor, rate_test, psnr_test) -> float:
+    """Bjontegaard delta rate (%): the test codec's average rate change at equal quality (negative = fewer
+    bits). Cubic fits of log-rate against PSNR, integrated over the PSNR range both curves cover."""
+    pa, pt = np.asarray(psnr_anchor, float), np.asarray(psnr_test, float)
+    lo, hi = max(pa.min(), pt.min()), min(pa.max(), pt.max())
+    if hi <= lo:
+        return math.nan
+    delta = (_overlap_integral(pt, np.log(rate_test), lo, hi) - _overlap_integral(pa, np.log(rate_anchor), lo, hi))
+    return 100 * (math.exp(delta) - 1)
+
+
+def bd_psnr(rate_anchor, psnr_anchor, rate_test, psnr_test) -> float:
+    """Bjontegaard delta PSNR (dB): the test codec's average quality change at equal rate."""
+    ra, rt = np.log(np.asarray(rate_anchor, float)), np.log(np.asarray(rate_test, float))
+    lo, hi = max(ra.min(), rt.min()), min(ra.max(), rt.max())
+    if hi <= lo:
+        return math.nan
+    return _overlap_integral(rt, np.asarray(psnr_test, float), lo, hi) - \
+        _overlap_integral(ra, np.asarray(psnr_anchor, float), lo, hi)
