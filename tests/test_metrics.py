@@ -55,3 +55,11 @@ def test_bd_rate_and_psnr_of_curves_with_known_answers():
     # 1 dB better at equal rate is, at 3 dB per doubling, 2**(-1/3) of the rate at equal quality
     assert metrics.bd_rate(rate, quality, rate, quality + 1) == pytest.approx(100 * (2 ** (-1 / 3) - 1), abs=1e-6)
     assert math.isnan(metrics.bd_rate(rate, quality, rate, quality + 50))
+
+
+def test_single_point_deltas_against_a_curve():
+    rate = np.array([0.25, 0.5, 1.0, 2.0])
+    quality = 30 + 3 * np.log2(rate)
+    assert metrics.rate_delta_at(rate, quality, 0.5, 33.0) == pytest.approx(-75.0)   # the curve needs 2 bpp for 33 dB
+    assert metrics.psnr_delta_at(rate, quality, 0.5, 31.0) == pytest.approx(4.0)    # the curve gives 27 dB at 0.5
+    assert math.isnan(metrics.rate_delta_at(rate, quality, 0.5, 40.0))

@@ -86,3 +86,22 @@ def bd_psnr(rate_anchor, psnr_anchor, rate_test, psnr_test) -> float:
         return math.nan
     return _overlap_integral(rt, np.asarray(psnr_test, float), lo, hi) - \
         _overlap_integral(ra, np.asarray(psnr_anchor, float), lo, hi)
+
+
+def rate_delta_at(rate_anchor, psnr_anchor, rate: float, quality: float) -> float:
+    """Rate change (%) of one operating point against the anchor's curve at the same PSNR (log-rate
+    interpolated linearly in PSNR); nan outside the anchor's range."""
+    order = np.argsort(psnr_anchor)
+    pa, la = np.asarray(psnr_anchor, float)[order], np.log(np.asarray(rate_anchor, float))[order]
+    if not pa[0] <= quality <= pa[-1]:
+        return math.nan
+    return 100 * (rate / math.exp(np.interp(quality, pa, la)) - 1)
+
+
+def psnr_delta_at(rate_anchor, psnr_anchor, rate: float, quality: float) -> float:
+    """PSNR change (dB) of one operating point against the anchor's curve at the same rate; nan outside it."""
+    order = np.argsort(rate_anchor)
+    la, pa = np.log(np.asarray(rate_anchor, float))[order], np.asarray(psnr_anchor, float)[order]
+    if not la[0] <= math.log(rate) <= la[-1]:
+        return math.nan
+    return quality - float(np.interp(math.log(rate), la, pa))
