@@ -34,13 +34,19 @@ QUALITIES = {"JPEG": [10, 20, 30, 50, 70, 85, 95], "WebP": [10, 25, 50, 70, 85, 
 QUICK_QUALITIES = {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]}
 
 
-def pillow_round_trip(image: torch.Tensor, fmt: str, quality: int) -> tuple[int, torch.Tensor]:
-    """(bytes, decoded uint8 (3, H, W)) through Pillow."""
-    options = {"JPEG": {"subsampling": "4:2:0"}, "WebP": {"method": 4}, "AVIF": {"speed": 6}}[fmt]
+PILLOW_OPTIONS = {"JPEG": {"subsampling": "4:2:0"}, "WebP": {"method": 4}, "AVIF": {"speed": 6}}
+
+
+def pillow_encode(image: torch.Tensor, fmt: str, quality: int) -> bytes:
+    """uint8 (3, H, W) -> file bytes through Pillow."""
     buffer = io.BytesIO()
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(buffer, fmt.upper(), quality=quality, **options)
-    decoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    return buffer.tell(), torch.from_numpy(np.asarray(decoded).copy()).permute(2, 0, 1)
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(buffer, fmt.upper(), quality=quality, **PILLOW_OPTIONS[fmt])
+    return buffer.getvalue()
+
+
+def pillow_decode(data: bytes) -> torch.Tensor:
+    """File bytes -> uint8 (3, H, W)."""
+    return torch.from_numpy(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).copy()).permute(2, 0, 1)
 
 
 def measure(image: torch.Tensor, nbytes: int, decoded: torch.Tensor) -> dict:
@@ -63,7 +69,8 @@ def run(images: list[Path], qualities: dict[str, list[int]]) -> list[dict]:
                 decoded = (codec.decompress(data)[0] * 255).round().to(torch.uint8)
                 nbytes = len(data)
             else:
-                nbytes, decoded = pillow_round_trip(image, name, quality)
+                data = pillow_encode(image, name, quality)
+                nbytes, decoded = len(data), pillow_decode(data)
             rows.append({"image": path.name, "codec": name, "quality": quality, **measure(image, nbytes, decoded)})
     return rows
 

@@ -1,0 +1,71 @@
+"""Loads the reference WaLLoC package (walloc 1.2.1 on PyPI) as ``walloc_reference``: an oracle for the tests
+and the baseline of the benchmarks.
+
+It is also called ``walloc``, so it is never installed: its wheel is downloaded once (or taken from
+``WALLOC_REFERENCE_WHEEL``) and its one module file imported under another name. It needs diffusers, einops and
+pytorch_wavelets; it imports torchvision without declaring it, so a stand-in is provided when torchvision is
+absent (the code paths used here do not touch it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import types
+import zipfile
+from pathlib import Path
+
+WHEEL = "walloc-1.2.1-py3-none-any.whl"
+CACHE = Path(os.environ.get("WALLOC_REFERENCE_CACHE", Path(tempfile.gettempdir()) / "walloc-reference-cache"))
+
+
+def _wheel() -> Path:
+    given = os.environ.get("WALLOC_REFERENCE_WHEEL")
+    if given:
+        return Path(given)
+    path = CACHE / WHEEL
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE),
+                        "walloc==1.2.1"], check=True, timeout=300, capture_output=True)
+    return path
+
+
+def _stub_torchvision() -> None:
+    if importlib.util.find_spec("torchvision") is not None:
+        return
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.ToPILImage = transforms.PILToTensor = object
+    package = types.ModuleType("torchvision")
+    package.transforms = transforms
+    sys.modules.update({"torchvision": package, "torchvision.transforms": transforms})
+
+
+class ReferenceUnavailable(RuntimeError):
+    """The reference package cannot be loaded here (the message says why)."""
+
+
+def load_reference():
+    """The reference module; raises :class:`ReferenceUnavailable` naming what is missing."""
+    if "walloc_reference" in sys.modules:
+        return sys.modules["walloc_reference"]
+    for dependency in ("diffusers", "einops", "pytorch_wavelets"):
+        if importlib.util.find_spec(dependency) is None:
+            raise ReferenceUnavailable(f"the reference WaLLoC needs {dependency}, which is not installed")
+    try:
+        wheel = _wheel()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ReferenceUnavailable(f"could not download the reference wheel walloc==1.2.1 ({error})") from None
+    source = zipfile.ZipFile(wheel).read("walloc/walloc.py")
+    module_file = CACHE / "walloc_reference.py"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    module_file.write_bytes(source)
+    _stub_torchvision()
+    spec = importlib.util.spec_from_file_location("walloc_reference", module_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["walloc_reference"] = module
+    spec.loader.exec_module(module)
+    return module

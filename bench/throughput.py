@@ -1,0 +1,188 @@
+"""End-to-end speed of codecs, tensor to bytes and back: walloc codecs, the reference WaLLoC package on the same
+weights (its decoder width, 768), and JPEG/WebP/AVIF (Pillow) or Opus/MP3/AAC (PyAV); CPU with 1 thread and
+with all threads, CUDA when present (synchronised timings).
+
+    python bench/throughput.py [--repeats 5] [--skip-reference]
+
+Writes bench/results/throughput-<device>.{json,csv,png} and prints markdown tables. Images: one Kodak-size
+image (768x512); audio: 10 s of 44.1 kHz stereo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import walloc
+from walloc.media import find_media, read_audio, read_image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import device_name, device_slug, median_seconds, print_table, write_results  # noqa: E402
+from rd_audio import STANDARD, av_round_trip  # noqa: E402
+from rd_images import pillow_decode, pillow_encode  # noqa: E402
+from reference_walloc import ReferenceUnavailable, load_reference  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+KODAK = ROOT.parent / "shared" / "data" / "kodak"
+IMAGE_SETTINGS = {"JPEG": 75, "WebP": 75, "AVIF": 50}
+AUDIO_KBPS = 64
+
+
+def reference_pair(device: str):
+    """(reference Codec2D, walloc codec) with the same random weights at the reference's width."""
+    from PIL import Image as PILImage
+
+    reference = load_reference()
+    torch.manual_seed(0)
+    ref = reference.Codec2D(3, 3, None, 768, 12, 8, True).eval()
+    with torch.no_grad():
+        for key, value in ref.state_dict().items():
+            if not key.startswith(("wt.", "iwt.")):
+                value.copy_(torch.randn_like(value) * 0.02 + (1.0 if "norm" in key and key.endswith("weight") else 0))
+    arguments = {"channels": 3, "J": 3, "Nd": 768, "latent_dim": 12}
+    model = walloc.models.WallocImageModel(**arguments)
+    model.load_state_dict(ref.state_dict())
+    ours = walloc.ImageCodec("reference-width-random", model, device)
+    ref.to(device)
+
+    def encode(x: torch.Tensor) -> bytes:
+        with torch.no_grad():
+            latents = ref.encoder(ref.wavelet_analysis(x.to(device) - 0.5, ref.J)).cpu()
+        buffer = io.BytesIO()
+        reference.latent_to_pil(latents, 8, 3)[0].save(buffer, "WEBP", lossless=True)  # as its README does
+        return buffer.getvalue()
+
+    def decode(data: bytes) -> torch.Tensor:
+        latents = reference.pil_to_latent([PILImage.open(io.BytesIO(data))], 12, 8, 3).to(device)
+        with torch.no_grad():
+            return (ref.clamp(ref.wavelet_synthesis(ref.decoder(latents), ref.J)) + 0.5).cpu()
+
+    return encode, decode, ours
+
+
+def image_cases(image: torch.Tensor, device: str, with_reference: bool) -> list[tuple[str, callable, callable]]:
+    """(name, encode() -> bytes, decode(bytes)) for every image codec."""
+    x = image.float().unsqueeze(0) / 255
+    cases = []
+    for codec in (walloc.load(n, device) for n in walloc.available_codecs()):
+        if codec.kind == "image":
+            cases.append((f"walloc {codec.name}", lambda c=codec: c.compress(x), lambda d, c=codec: c.decompress(d)))
+    if with_reference:
+        encode, decode, ours = reference_pair(device)
+        torch.testing.assert_close(ours.decompress(ours.compress(x)), decode(encode(x)), atol=1e-4, rtol=0)
+        cases.append(("walloc, reference width 768", lambda: ours.compress(x), ours.decompress))
+        cases.append(("reference walloc 1.2.1, width 768", lambda: encode(x), decode))
+    if device == "cpu":
+        for fmt, quality in IMAGE_SETTINGS.items():
+            cases.append((f"{fmt} q{quality} (Pillow)", lambda f=fmt, q=quality: pillow_encode(image, f, q),
+                          pillow_decode))
+    return cases
+
+
+def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[tuple[str, callable, callable]]:
+    cases = []
+    for codec in (walloc.load(n, device) for n in walloc.available_codecs()):
+        if codec.kind == "audio":
+            cases.append((f"walloc {codec.name}", lambda c=codec: c.compress(audio, sample_rate=rate),
+                          lambda d, c=codec: c.decompress(d)))
+    if device == "cpu":
+        for name, (encoder, fmt, codec_rate, _) in STANDARD.items():
+            # PyAV round trips encode and decode together; half the time is charged to each (honest enough
+            # for ranking, and stated in the table).
+            def both(encoder=encoder, fmt=fmt, codec_rate=codec_rate):
+                return av_round_trip(audio.numpy(), rate, encoder, fmt, codec_rate, AUDIO_KBPS)
+
+            cases.append((f"{name} {AUDIO_KBPS} kbps (PyAV, enc+dec / 2)", both, None))
+    return cases
+
+
+def time_cases(cases, units: float, repeats: int, device: str) -> list[dict]:
+    rows = []
+    for name, encode, decode in cases:
+        if decode is None:
+            both = median_seconds(encode, repeats, device)
+            rows.append({"codec": name, "encode_s": both / 2, "decode_s": both / 2})
+        else:
+            data = encode()
+            rows.append({"codec": name, "encode_s": median_seconds(encode, repeats, device),
+                         "decode_s": median_seconds(lambda: decode(data), max(1, repeats // 2), device)})
+        rows[-1].update(encode_rate=units / rows[-1]["encode_s"], decode_rate=units / rows[-1]["decode_s"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    images = find_media([KODAK if KODAK.is_dir() else ROOT / "samples"], "image")
+    image = read_image(images[0])
+    audio, rate = read_audio(ROOT / "samples" / "amen.flac")
+    audio = audio.repeat(1, 3)[:, : 10 * rate]
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and walloc.cuda_available() else [])
+    all_threads = torch.get_num_threads()
+    results = []
+    for device in devices:
+        for threads in ([1, all_threads] if device == "cpu" else [all_threads]):
+            torch.set_num_threads(threads)
+            with_reference = not args.skip_reference
+            try:
+                cases = image_cases(image, device, with_reference)
+            except ReferenceUnavailable as why:
+                print(f"reference skipped: {why}")
+                cases = image_cases(image, device, False)
+            megapixels = image.shape[1] * image.shape[2] / 1e6
+            for row in time_cases(cases, megapixels, args.repeats, device):
+                results.append({"media": "image", "device": device, "threads": threads, **row})
+            for row in time_cases(audio_cases(audio, rate, device), audio.shape[1] / 1e6, args.repeats, device):
+                results.append({"media": "audio", "device": device, "threads": threads, **row})
+    torch.set_num_threads(all_threads)
+    name = f"throughput-{device_slug(devices[-1])}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / f"{name}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(results[0]))
+        writer.writeheader()
+        writer.writerows(results)
+    write_results(args.out, name, {"device": [device_name(d) for d in devices], "image": list(image.shape),
+                                   "audio_samples": audio.shape[1], "rows": results})
+    plot(results, args.out / f"{name}.png")
+    for media, unit in (("image", "MP/s"), ("audio", "Msamples/s")):
+        print(f"\n{media}: end to end (tensor -> bytes -> tensor), medians, {device_name(devices[-1])}\n")
+        print_table(["codec", "device", "threads", "encode s", f"encode {unit}", "decode s", f"decode {unit}"],
+                    [[r["codec"], r["device"], str(r["threads"]), f"{r['encode_s']:.4f}", f"{r['encode_rate']:.2f}",
+                      f"{r['decode_s']:.4f}", f"{r['decode_rate']:.2f}"] for r in results if r["media"] == media])
+    print(f"\nwrote {args.out / name}.json, .csv, .png")
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    for ax, media, unit in zip(axes, ("image", "audio"), ("MP/s", "Msamples/s")):
+        rows = [r for r in results if r["media"] == media]
+        labels = [f"{r['codec']}\n{r['device']} x{r['threads']}" for r in rows]
+        y = np.arange(len(rows))
+        ax.barh(y - 0.2, [r["encode_rate"] for r in rows], 0.4, label="encode")
+        ax.barh(y + 0.2, [r["decode_rate"] for r in rows], 0.4, label="decode")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_xscale("log")
+        ax.set(xlabel=f"{unit} (log scale)", title=f"{media} codecs, end to end")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
