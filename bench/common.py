@@ -60,9 +60,21 @@ def write_results(out_dir: Path, name: str, result: dict) -> Path:
     return path
 
 
+def write_csv(out_dir: Path, name: str, rows: list[dict]) -> Path:
+    """Writes ``rows`` (dicts with the same keys) to ``out_dir/name.csv``."""
+    import csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     """A markdown table of already formatted cells."""
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    from walloc.evaluation import markdown_table
+
+    print(markdown_table(header, rows))

@@ -11,7 +11,6 @@ image (768x512); audio: 10 s of 44.1 kHz stereo.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 from pathlib import Path
@@ -20,12 +19,11 @@ import numpy as np
 import torch
 
 import walloc
+from walloc.evaluation import AUDIO_CODECS, av_round_trip, pillow_decode, pillow_encode
 from walloc.media import find_media, read_audio, read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, device_slug, median_seconds, print_table, write_results  # noqa: E402
-from rd_audio import STANDARD, av_round_trip  # noqa: E402
-from rd_images import pillow_decode, pillow_encode  # noqa: E402
+from common import device_name, device_slug, median_seconds, print_table, write_csv, write_results  # noqa: E402
 from reference_walloc import ReferenceUnavailable, load_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,11 +90,11 @@ def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[tuple[str, 
             cases.append((f"walloc {codec.name}", lambda c=codec: c.compress(audio, sample_rate=rate),
                           lambda d, c=codec: c.decompress(d)))
     if device == "cpu":
-        for name, (encoder, fmt, codec_rate, _) in STANDARD.items():
+        for name in AUDIO_CODECS:
             # PyAV round trips encode and decode together; half the time is charged to each (honest enough
             # for ranking, and stated in the table).
-            def both(encoder=encoder, fmt=fmt, codec_rate=codec_rate):
-                return av_round_trip(audio.numpy(), rate, encoder, fmt, codec_rate, AUDIO_KBPS)
+            def both(name=name):
+                return av_round_trip(audio.numpy(), rate, name, AUDIO_KBPS)
 
             cases.append((f"{name} {AUDIO_KBPS} kbps (PyAV, enc+dec / 2)", both, None))
     return cases
@@ -147,10 +145,7 @@ def main() -> None:
     torch.set_num_threads(all_threads)
     name = f"throughput-{device_slug(devices[-1])}"
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / f"{name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, list(results[0]))
-        writer.writeheader()
-        writer.writerows(results)
+    write_csv(args.out, name, results)
     write_results(args.out, name, {"device": [device_name(d) for d in devices], "image": list(image.shape),
                                    "audio_samples": audio.shape[1], "rows": results})
     plot(results, args.out / f"{name}.png")

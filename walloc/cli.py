@@ -1,4 +1,4 @@
-"""The ``walloc`` command: compress, decompress, info, codecs, train.
+"""The ``walloc`` command: compress, decompress, info, codecs, bench, train.
 
 Errors in the user's input (missing files, corrupt streams, unknown codecs, wrong sample rates) end the program
 with a one-line message on stderr and a non-zero exit status, never a traceback.
@@ -95,6 +95,43 @@ def _train(args: argparse.Namespace) -> None:
     print(f"trained codec written to {folder}")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    import torch
+
+    from . import available_codecs, evaluation, load
+    from .media import find_media, read_audio, read_image
+
+    missing = [m for m in ("pytorch_msssim", "av") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"walloc bench needs {', '.join(missing)}: pip install 'walloc[bench]'")
+    torch.set_grad_enabled(False)
+    samples = Path(args.data) if args.data else Path(__file__).resolve().parent / "_samples"
+    codecs = [load(n, device=args.device) for n in available_codecs()]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = [(f.name, read_image(f)) for f in find_media([samples], "image")]
+    rows = evaluation.image_rate_distortion(images, [c for c in codecs if c.kind == "image"],
+                                            {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]})
+    text, image_summary = evaluation.image_report(rows)
+    print(f"\nImages ({len(images)} from {samples}):\n\n{text}")
+    evaluation.plot_curves(image_summary["curves"], out / "rd-images.png", "bpp",
+                           [("psnr_db", "PSNR (dB, RGB)"), ("ms_ssim", "MS-SSIM")], "bits per pixel", max_rate=2.0)
+    clips = []
+    for f in find_media([samples], "audio"):
+        audio, rate = read_audio(f)
+        clips.append((f.name, audio.expand(2, -1) if audio.shape[0] == 1 else audio, rate))
+    rows = evaluation.audio_rate_distortion(clips, [c for c in codecs if c.kind == "audio"],
+                                            {"Opus": [24, 64], "MP3": [64, 128], "AAC": [64, 128]})
+    text, audio_summary = evaluation.audio_report(rows)
+    print(f"\nAudio ({len(clips)} clips from {samples}; PSNR over the range of [-1, 1]):\n\n{text}")
+    evaluation.plot_curves(audio_summary["curves"], out / "rd-audio.png", "kbps",
+                           [("psnr_db", "PSNR (dB, range 2)"), ("si_sdr_db", "SI-SDR (dB)")], "kbps")
+    (out / "bench.json").write_text(json.dumps({"images": image_summary, "audio": audio_summary}, indent=2))
+    print(f"\nwrote {out / 'bench.json'}, rd-images.png, rd-audio.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="walloc", description="WaLLoC learned compression for images and audio")
     parser.add_argument("--device", default=None, help="torch device for the codec (default: cpu)")
@@ -118,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("codecs", help="list the installed codecs")
     p.set_defaults(run=_codecs)
+
+    p = commands.add_parser("bench", help="quick rate-distortion comparison with JPEG/WebP/AVIF and Opus/MP3/AAC "
+                                          "on the shipped samples (full runs: bench/ in the repository)")
+    p.add_argument("--data", help="a folder of images and audio files (default: the shipped samples)")
+    p.add_argument("--out", default="walloc-bench", help="folder for the JSON and plots (default: walloc-bench)")
+    p.set_defaults(run=_bench)
 
     p = commands.add_parser("train", help="train a codec from a JSON config (torchrun for several processes)")
     p.add_argument("config")
