@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -30,6 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
 IMAGE_SETTINGS = {"JPEG": 75, "WebP": 75, "AVIF": 50}
 AUDIO_KBPS = 64
+
+
+@dataclass
+class Case:
+    """One codec to time: ``encode()`` returns what ``decode`` takes; ``items`` media per call. No ``decode``:
+    encode only, or (``round_trip``) one call that encodes and decodes, charged half to each."""
+
+    name: str
+    encode: Callable[[], object]
+    decode: Optional[Callable[[object], object]] = None
+    items: int = 1
+    round_trip: bool = False
 
 
 def reference_pair(device: str):
@@ -49,68 +63,73 @@ def reference_pair(device: str):
     ours = walloc.ImageCodec("reference-width-random", model, device)
     ref.to(device)
 
-    def encode(x: torch.Tensor) -> bytes:
+    def encode(x: torch.Tensor) -> list[bytes]:
         with torch.no_grad():
             latents = ref.encoder(ref.wavelet_analysis(x.to(device) - 0.5, ref.J)).cpu()
-        buffer = io.BytesIO()
-        reference.latent_to_pil(latents, 8, 3)[0].save(buffer, "WEBP", lossless=True)  # as its README does
-        return buffer.getvalue()
+        files = []
+        for pil in reference.latent_to_pil(latents, 8, 3):
+            buffer = io.BytesIO()
+            pil.save(buffer, "WEBP", lossless=True)  # as its README does
+            files.append(buffer.getvalue())
+        return files
 
-    def decode(data: bytes) -> torch.Tensor:
-        latents = reference.pil_to_latent([PILImage.open(io.BytesIO(data))], 12, 8, 3).to(device)
+    def decode(files: list[bytes]) -> torch.Tensor:
+        latents = reference.pil_to_latent([PILImage.open(io.BytesIO(f)) for f in files], 12, 8, 3).to(device)
         with torch.no_grad():
             return (ref.clamp(ref.wavelet_synthesis(ref.decoder(latents), ref.J)) + 0.5).cpu()
 
     return encode, decode, ours
 
 
-def image_cases(image: torch.Tensor, device: str, with_reference: bool) -> list[tuple[str, callable, callable]]:
-    """(name, encode() -> bytes, decode(bytes)) for every image codec."""
+def image_cases(image: torch.Tensor, device: str, with_reference: bool) -> list[Case]:
+    """Every image codec on one image; walloc and the reference also on a batch of 16 (encode only)."""
     x = image.float().unsqueeze(0) / 255
     cases = []
     for codec in (walloc.load(n, device) for n in walloc.available_codecs()):
         if codec.kind == "image":
-            cases.append((f"walloc {codec.name}", lambda c=codec: c.compress(x), lambda d, c=codec: c.decompress(d)))
+            cases.append(Case(f"walloc {codec.name}", lambda c=codec: c.compress(x), lambda d, c=codec: c.decompress(d)))
     if with_reference:
         encode, decode, ours = reference_pair(device)
         torch.testing.assert_close(ours.decompress(ours.compress(x)), decode(encode(x)), atol=1e-4, rtol=0)
-        cases.append(("walloc, reference width 768", lambda: ours.compress(x), ours.decompress))
-        cases.append(("reference walloc 1.2.1, width 768", lambda: encode(x), decode))
+        cases.append(Case("walloc, reference width 768", lambda: ours.compress(x), ours.decompress))
+        cases.append(Case("reference walloc 1.2.1, width 768", lambda: encode(x), decode))
+        batch = x.expand(16, -1, -1, -1).contiguous()
+        cases.append(Case("walloc, reference width 768, batch of 16", lambda: ours.compress(batch), items=16))
+        cases.append(Case("reference walloc 1.2.1, width 768, batch of 16", lambda: encode(batch), items=16))
     if device == "cpu":
         for fmt, quality in IMAGE_SETTINGS.items():
-            cases.append((f"{fmt} q{quality} (Pillow)", lambda f=fmt, q=quality: pillow_encode(image, f, q),
-                          pillow_decode))
+            cases.append(Case(f"{fmt} q{quality} (Pillow)", lambda f=fmt, q=quality: pillow_encode(image, f, q),
+                              pillow_decode))
     return cases
 
 
-def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[tuple[str, callable, callable]]:
+def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[Case]:
     cases = []
     for codec in (walloc.load(n, device) for n in walloc.available_codecs()):
         if codec.kind == "audio":
-            cases.append((f"walloc {codec.name}", lambda c=codec: c.compress(audio, sample_rate=rate),
-                          lambda d, c=codec: c.decompress(d)))
+            cases.append(Case(f"walloc {codec.name}", lambda c=codec: c.compress(audio, sample_rate=rate),
+                              lambda d, c=codec: c.decompress(d)))
     if device == "cpu":
         for name in AUDIO_CODECS:
-            # PyAV round trips encode and decode together; half the time is charged to each (honest enough
-            # for ranking, and stated in the table).
-            def both(name=name):
-                return av_round_trip(audio.numpy(), rate, name, AUDIO_KBPS)
-
-            cases.append((f"{name} {AUDIO_KBPS} kbps (PyAV, enc+dec / 2)", both, None))
+            cases.append(Case(f"{name} {AUDIO_KBPS} kbps (PyAV, enc+dec / 2)",
+                              lambda n=name: av_round_trip(audio.numpy(), rate, n, AUDIO_KBPS), round_trip=True))
     return cases
 
 
-def time_cases(cases, units: float, repeats: int, device: str) -> list[dict]:
+def time_cases(cases: list[Case], units: float, repeats: int, device: str) -> list[dict]:
+    """Rows of median seconds per item (and ``units`` per second)."""
     rows = []
-    for name, encode, decode in cases:
-        if decode is None:
-            both = median_seconds(encode, repeats, device)
-            rows.append({"codec": name, "encode_s": both / 2, "decode_s": both / 2})
+    for case in cases:
+        encode_s = median_seconds(case.encode, repeats, device) / case.items
+        if case.round_trip:
+            encode_s = decode_s = encode_s / 2
+        elif case.decode is None:
+            decode_s = float("nan")
         else:
-            data = encode()
-            rows.append({"codec": name, "encode_s": median_seconds(encode, repeats, device),
-                         "decode_s": median_seconds(lambda: decode(data), max(1, repeats // 2), device)})
-        rows[-1].update(encode_rate=units / rows[-1]["encode_s"], decode_rate=units / rows[-1]["decode_s"])
+            data = case.encode()
+            decode_s = median_seconds(lambda: case.decode(data), max(1, repeats // 2), device) / case.items
+        rows.append({"codec": case.name, "encode_s": encode_s, "decode_s": decode_s,
+                     "encode_rate": units / encode_s, "decode_rate": units / decode_s})
     return rows
 
 
