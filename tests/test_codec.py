@@ -118,3 +118,30 @@ def test_reference_checkpoint_loads_into_walloc(tmp_path, reference_walloc):
     with torch.no_grad():
         expected = ref(x - 0.5)[0] + 0.5
     torch.testing.assert_close(codec.decompress(codec.compress(x)), expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("edit", ["size", "huge-size", "no-stream", "garbage-stream", "channels", "length"])
+def test_well_formed_containers_with_lying_metadata_raise(codec_path, edit):
+    """The container's checksums pass, but what it says does not fit: still a BitstreamError, never a crash."""
+    from walloc import bitstream
+    from walloc.entropy.adaptive import compress_symbols
+
+    image_codec, audio_codec = walloc.load("tiny-image-0"), walloc.load("tiny-audio-0")
+    codec = audio_codec if edit in ("length",) else image_codec
+    data = codec.compress(_audio(2, 2048) if codec is audio_codec else _image(32, 40))
+    box = bitstream.unpack(data)
+    meta, streams = dict(box.meta), list(box.streams)
+    if edit == "size":
+        meta["size"] = [64, 40]
+    elif edit == "huge-size":
+        meta["size"] = [10**12, 10**12]
+    elif edit == "no-stream":
+        streams = []
+    elif edit == "garbage-stream":
+        streams = [b"\x89WLC" + bytes(60)]
+    elif edit == "channels":
+        streams = [compress_symbols(torch.zeros(1, 5, 4, 5, dtype=torch.int32))]
+    else:
+        meta["length"] = 10**9
+    with pytest.raises(BitstreamError):
+        codec.decompress(bitstream.pack(box.codec, meta, streams))
