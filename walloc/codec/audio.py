@@ -60,7 +60,7 @@ class AudioCodec(Codec):
             return y.mean(1, keepdim=True)
         return y.reshape(-1, channels, y.shape[-1])
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def encode(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
         """Continuous latents (N * C / k, latent_dim, frames) for the codec's k channels, before rounding."""
         self._check_rate(sample_rate)
@@ -68,7 +68,7 @@ class AudioCodec(Codec):
         x = F.pad(x, (0, -x.shape[-1] % self.block))
         return self.model.encode(x * 0.5)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def decode(self, latents: Tensor, channels: int | None = None) -> Tensor:
         """Audio in [-1, 1] from latents; ``channels`` regroups items as they were given to ``encode``."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)

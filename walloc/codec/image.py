@@ -53,13 +53,13 @@ class ImageCodec(Codec):
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
         x = self._pad(self.as_batch(images)) - 0.5
         return self.model.encode(x)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
         """Images (N, 3, h * 2**J, w * 2**J) in [0, 1] from latents (continuous or rounded)."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
