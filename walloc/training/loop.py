@@ -39,10 +39,10 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _psnr(mse: float, kind: str = "image") -> float:
-    """PSNR in dB: images with peak 1 over [0, 1]; audio with peak 1 over [-1, 1] (the model sees half scale)."""
-    scale = 4.0 if kind == "audio" else 1.0
-    return 10 * math.log10(1 / max(scale * mse, 1e-12))
+def _psnr(mse: float) -> float:
+    """PSNR in dB over the full range of the signal: [0, 1] for images, [-1, 1] for audio (the model sees both
+    as [-0.5, 0.5], so this is 10 log10(1 / MSE) there; the reference WaLLoC's convention)."""
+    return 10 * math.log10(1 / max(mse, 1e-12))
 
 
 class _RateDistortion(nn.Module):
@@ -78,7 +78,7 @@ def _samples_per_item(x: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def _validate(model: nn.Module, data: ImageCrops | AudioSegments, batches: int, kind: str) -> tuple[float, float]:
+def _validate(model: nn.Module, data: ImageCrops | AudioSegments, batches: int) -> tuple[float, float]:
     """(PSNR dB, real coded bits per pixel / time sample) on fixed held-out samples, in eval mode."""
     from ..entropy.adaptive import compress_symbols
 
@@ -94,7 +94,7 @@ def _validate(model: nn.Module, data: ImageCrops | AudioSegments, batches: int, 
         bits += 8 * len(compress_symbols(symbols, model.latent_bits))
         count += x.shape[0] * _samples_per_item(x)
     model.train(was_training)
-    return _psnr(sum(mses) / len(mses), kind), bits / count
+    return _psnr(sum(mses) / len(mses)), bits / count
 
 
 def _plot(log_path: Path, png_path: Path) -> None:
@@ -107,19 +107,17 @@ def _plot(log_path: Path, png_path: Path) -> None:
     if not rows:
         return
     step = [int(r["step"]) for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax1.plot(step, [float(r["psnr_db"]) for r in rows], label="train (noisy latents)", lw=0.8)
-    val = [(int(r["step"]), float(r["val_psnr_db"])) for r in rows if r["val_psnr_db"]]
-    if val:
-        ax1.plot(*zip(*val), "o-", label="held out (rounded)")
-    ax1.set(xlabel="step", ylabel="PSNR (dB)", title="distortion")
-    ax1.legend()
-    ax2.plot(step, [float(r["rate_estimate"]) for r in rows], label="entropy-model estimate", lw=0.8)
-    val = [(int(r["step"]), float(r["val_rate"])) for r in rows if r["val_rate"]]
-    if val:
-        ax2.plot(*zip(*val), "o-", label="held out, real bytes")
-    ax2.set(xlabel="step", ylabel="bits per pixel / sample", title="rate")
-    ax2.legend()
+    panels = [("psnr_db", "val_psnr_db", "PSNR (dB)", "distortion", "train (noisy latents)", "held out (rounded)"),
+              ("rate_estimate", "val_rate", "bits per pixel / sample", "rate", "entropy-model estimate",
+               "held out, real bytes")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, (key, val_key, ylabel, title, label, val_label) in zip(axes, panels):
+        ax.plot(step, [float(r[key]) for r in rows], label=label, lw=0.8)
+        val = [(int(r["step"]), float(r[val_key])) for r in rows if r[val_key]]
+        if val:
+            ax.plot(*zip(*val), "o-", label=val_label)
+        ax.set(xlabel="step", ylabel=ylabel, title=title)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)
@@ -197,13 +195,13 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
             continue
         row = {}
         if val_data is not None and (step % config.validate_every == 0 or step == config.steps):
-            val_psnr, val_rate = _validate(model, val_data, 2, config.kind)
+            val_psnr, val_rate = _validate(model, val_data, 2)
             row = {"val_psnr_db": f"{val_psnr:.3f}", "val_rate": f"{val_rate:.4f}"}
         if step % config.log_every == 0 or row:
-            bar.set_postfix(psnr=f"{_psnr(mse.item(), config.kind):.2f}", rate=f"{rate.item():.3f}")
+            bar.set_postfix(psnr=f"{_psnr(mse.item()):.2f}", rate=f"{rate.item():.3f}")
             writer.writerow({"step": step, "elapsed_s": f"{time.perf_counter() - started:.1f}",
                              "loss": f"{loss.item():.6g}", "mse": f"{mse.item():.6g}",
-                             "psnr_db": f"{_psnr(mse.item(), config.kind):.3f}", "rate_estimate": f"{rate.item():.4f}",
+                             "psnr_db": f"{_psnr(mse.item()):.3f}", "rate_estimate": f"{rate.item():.4f}",
                              "lr": f"{lr:.3g}", **row})
             log_file.flush()
         if step % config.checkpoint_every == 0:
