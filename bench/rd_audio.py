@@ -11,6 +11,7 @@ Writes bench/results/rd-audio-<device>.{json,csv,png} and prints markdown tables
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def main() -> None:
     evaluation.plot_curves(summary["curves"], args.out / f"{name}.png", "kbps",
                            [("psnr_db", "PSNR (dB, range 2)"), ("si_sdr_db", "SI-SDR (dB)"),
                             ("log_mel", "log-mel distance (lower is better)")], "kbps", label)
-    write_results(args.out, name, {"data": [str(p) for p in args.data], "seconds": args.seconds, **summary})
+    shown = [os.path.relpath(p, ROOT) for p in args.data]  # relative to the repository
+    write_results(args.out, name, {"data": shown, "seconds": args.seconds, **summary})
     print(f"\nwrote {args.out / name}.json, .csv, .png")
 
 

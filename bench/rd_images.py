@@ -10,6 +10,7 @@ Writes bench/results/rd-images-<device>.{json,csv,png} and prints markdown table
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,14 +39,15 @@ def main() -> None:
     codecs = [c for c in map(walloc.load, walloc.available_codecs()) if c.kind == "image"]
     rows = evaluation.image_rate_distortion(((f.name, read_image(f)) for f in files), codecs,
                                             QUICK if args.quick else evaluation.IMAGE_QUALITIES)
-    label = f"{len(files)} images from {args.data}"
+    shown = os.path.relpath(args.data, ROOT)  # results name data relative to the repository
+    label = f"{len(files)} images from {shown}"
     text, summary = evaluation.image_report(rows)
     print(f"\n{label}; means over images:\n\n{text}")
     name = f"rd-images-{device_slug('cpu')}"
     write_csv(args.out, name, rows)
     evaluation.plot_curves(summary["curves"], args.out / f"{name}.png", "bpp",
                            [("psnr_db", "PSNR (dB, RGB)"), ("ms_ssim", "MS-SSIM")], "bits per pixel", label, 2.0)
-    write_results(args.out, name, {"data": str(args.data), "images": len(files), **summary})
+    write_results(args.out, name, {"data": shown, "images": len(files), **summary})
     print(f"\nwrote {args.out / name}.json, .csv, .png")
 
 
