@@ -34,11 +34,25 @@ def _wheel() -> Path:
     return path
 
 
+class _PILToTensor:
+    """torchvision's PILToTensor: a PIL image to a uint8 (C, H, W) tensor, values unchanged."""
+
+    def __call__(self, image):
+        import numpy as np
+        import torch
+
+        array = np.array(image)
+        return torch.from_numpy(array if array.ndim == 3 else array[:, :, None]).permute(2, 0, 1).contiguous()
+
+
 def _stub_torchvision() -> None:
+    """The reference imports ToPILImage and PILToTensor from torchvision; without torchvision, stand-ins.
+    Called after diffusers is imported, which would otherwise take the stand-in for the real package."""
     if importlib.util.find_spec("torchvision") is not None:
         return
     transforms = types.ModuleType("torchvision.transforms")
-    transforms.ToPILImage = transforms.PILToTensor = object
+    transforms.PILToTensor = _PILToTensor
+    transforms.ToPILImage = object  # unused by the reference's code paths exercised here
     package = types.ModuleType("torchvision")
     package.transforms = transforms
     sys.modules.update({"torchvision": package, "torchvision.transforms": transforms})
@@ -63,6 +77,7 @@ def load_reference():
     module_file = CACHE / "walloc_reference.py"
     CACHE.mkdir(parents=True, exist_ok=True)
     module_file.write_bytes(source)
+    importlib.import_module("diffusers.models.autoencoders")
     _stub_torchvision()
     spec = importlib.util.spec_from_file_location("walloc_reference", module_file)
     module = importlib.util.module_from_spec(spec)
