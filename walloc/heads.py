@@ -1,0 +1,154 @@
+"""Task heads on codec latents ("compressed learning") and their pixel- or sample-domain twins.
+
+A latent head and its twin share one body and one width, so a comparison measures the input
+representation, not the network: ``LatentClassifier`` / ``PixelClassifier``, ``LatentDenseHead`` /
+``PixelDenseHead`` (image to image), ``LatentAudioHead`` / ``WaveformAudioHead`` (audio to audio). Latent heads
+take the codec's continuous latents (``codec.encode``), mapped back through the compander to unit scale;
+dense and audio heads predict latents, which ``head.decode`` turns into media with the (frozen) codec.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .codec import AudioCodec, ImageCodec
+
+
+def _conv(dims: int):
+    return nn.Conv2d if dims == 2 else nn.Conv1d
+
+
+class ResidualBlock(nn.Module):
+    """GroupNorm -> GELU -> 3-tap conv, twice, plus the input."""
+
+    def __init__(self, width: int, dims: int = 2) -> None:
+        super().__init__()
+        conv = _conv(dims)
+        self.body = nn.Sequential(nn.GroupNorm(8, width), nn.GELU(), conv(width, width, 3, padding=1),
+                                  nn.GroupNorm(8, width), nn.GELU(), conv(width, width, 3, padding=1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ConvBody(nn.Module):
+    """Stem conv, ``depth`` residual blocks at constant width; ``downsample`` halves the resolution after
+    every second block (classifiers), otherwise the resolution is kept (dense heads)."""
+
+    def __init__(self, in_channels: int, width: int, depth: int, dims: int = 2, downsample: bool = False,
+                 stem_stride: int = 1) -> None:
+        super().__init__()
+        conv = _conv(dims)
+        layers: list[nn.Module] = [conv(in_channels, width, max(3, stem_stride), stride=stem_stride,
+                                        padding=max(3, stem_stride) // 2)]
+        for i in range(depth):
+            layers.append(ResidualBlock(width, dims))
+            if downsample and i % 2 == 1 and i < depth - 1:
+                layers.append(conv(width, width, 3, stride=2, padding=1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class _Classifier(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, width: int, depth: int, stem_stride: int) -> None:
+        super().__init__()
+        self.body = ConvBody(in_channels, width, depth, 2, downsample=True, stem_stride=stem_stride)
+        self.head = nn.Sequential(nn.GroupNorm(8, width), nn.GELU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(width, num_classes))
+
+    def features(self, x: Tensor) -> Tensor:
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(self.features(x)))
+
+
+def _unit_latents(codec: ImageCodec | AudioCodec, latents: Tensor) -> Tensor:
+    """Latents back through the compander (to the encoder's Gaussian domain) and to about unit scale."""
+    to_normal = codec.model.decoder[0]
+    return to_normal(latents) / to_normal.scale
+
+
+class LatentClassifier(_Classifier):
+    """``forward(latents) -> logits`` for image-codec latents (N, latent_dim, h, w)."""
+
+    def __init__(self, codec: ImageCodec, num_classes: int, width: int = 64, depth: int = 4) -> None:
+        super().__init__(codec.latent_dim, num_classes, width, depth, stem_stride=1)
+        self.codec = codec
+
+    def features(self, latents: Tensor) -> Tensor:
+        return _unit_latents(self.codec, latents)
+
+
+class PixelClassifier(_Classifier):
+    """The pixel twin: ``forward(images in [0, 1]) -> logits``; ``stem_stride`` sets where the body runs
+    (``2**J`` puts it at the latent resolution: the same body FLOPs as the latent classifier)."""
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 64, depth: int = 4,
+                 stem_stride: int = 1) -> None:
+        super().__init__(in_channels, num_classes, width, depth, stem_stride)
+
+    def features(self, images: Tensor) -> Tensor:
+        return images - 0.5
+
+
+class _DenseHead(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, width: int, depth: int, dims: int) -> None:
+        super().__init__()
+        self.body = ConvBody(in_channels, width, depth, dims)
+        self.out = nn.Sequential(nn.GroupNorm(8, width), nn.GELU(), _conv(dims)(width, out_channels, 3, padding=1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.body(self.prepare(x)))
+
+    def prepare(self, x: Tensor) -> Tensor:
+        return x
+
+
+class LatentDenseHead(_DenseHead):
+    """Image to image in latent space: latents of the input -> latents of the target (decode with
+    :meth:`decode`). Train against ``codec.encode(target)``, or through ``decode`` in the pixel domain."""
+
+    def __init__(self, codec: ImageCodec, out_channels: int | None = None, width: int = 64, depth: int = 6) -> None:
+        super().__init__(codec.latent_dim, out_channels or codec.latent_dim, width, depth, 2)
+        self.codec = codec
+
+    def prepare(self, latents: Tensor) -> Tensor:
+        return _unit_latents(self.codec, latents)
+
+    def decode(self, latents: Tensor) -> Tensor:
+        return self.codec.model.decode(latents) + 0.5
+
+
+class PixelDenseHead(_DenseHead):
+    """The pixel twin: images (N, in_channels, H, W) in [0, 1] -> (N, out_channels, H, W)."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 6) -> None:
+        super().__init__(in_channels, out_channels, width, depth, 2)
+
+    def prepare(self, images: Tensor) -> Tensor:
+        return images - 0.5
+
+
+class LatentAudioHead(_DenseHead):
+    """Audio to audio in latent space (source separation, enhancement): latents -> latents of the target,
+    :meth:`decode` to samples in [-1, 1]."""
+
+    def __init__(self, codec: AudioCodec, width: int = 128, depth: int = 6) -> None:
+        super().__init__(codec.latent_dim, codec.latent_dim, width, depth, 1)
+        self.codec = codec
+
+    def prepare(self, latents: Tensor) -> Tensor:
+        return _unit_latents(self.codec, latents)
+
+    def decode(self, latents: Tensor) -> Tensor:
+        return self.codec.model.decode(latents) * 2
+
+
+class WaveformAudioHead(_DenseHead):
+    """The sample-domain twin: audio (N, channels, T) -> (N, channels, T)."""
+
+    def __init__(self, channels: int = 2, width: int = 128, depth: int = 6) -> None:
+        super().__init__(channels, channels, width, depth, 1)
