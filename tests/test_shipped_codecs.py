@@ -3,8 +3,6 @@ and a stream written on the machine that trained them decodes here."""
 
 from pathlib import Path
 
-import pytest
-import torch
 
 import walloc
 from walloc import metrics
