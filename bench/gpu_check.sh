@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One prepared run on a lent GPU machine (see the `device` tool): build there, run the whole test suite (CUDA
 # tests included), compute-sanitizer over the CUDA kernel tests, and the GPU benchmarks. Carry `.whl` (the
-# wheels of ../shared/wheels-cp312/, copied into the git-ignored .whl/ folder). Results land in $OUT (or
-# bench/results when run by hand) and are committed with the device name.
+# wheels the machine lacks, gathered by bench/gpu_wheels.sh into the git-ignored .whl/ folder). Results land
+# in $OUT (or bench/results when run by hand) and are committed with the device name.
 #
-#   mkdir -p .whl && cp ../shared/wheels-cp312/*.whl .whl/
+#   bash bench/gpu_wheels.sh
 #   run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +36,4 @@ fi
 echo "== benchmarks"
 timeout 120 python3 bench/wpt.py --repeats 10 --out "$out"
 timeout 90 python3 bench/entropy.py --repeats 10 --out "$out"
+timeout 120 python3 bench/throughput.py --repeats 5 --skip-reference --out "$out"

@@ -11,6 +11,7 @@ image (768x512); audio: 10 s of 44.1 kHz stereo.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import sys
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[Case]:
         if codec.kind == "audio":
             cases.append(Case(f"walloc {codec.name}", lambda c=codec: c.compress(audio, sample_rate=rate),
                               lambda d, c=codec: c.decompress(d)))
-    if device == "cpu":
+    if device == "cpu" and importlib.util.find_spec("av") is not None:
         for name in AUDIO_CODECS:
             cases.append(Case(f"{name} {AUDIO_KBPS} kbps (PyAV, enc+dec / 2)",
                               lambda n=name: av_round_trip(audio.numpy(), rate, n, AUDIO_KBPS), round_trip=True))

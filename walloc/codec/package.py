@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from ..models import WallocAudioModel, WallocImageModel
 
@@ -48,6 +47,7 @@ def build_model(kind: str, arguments: dict) -> WallocImageModel | WallocAudioMod
 def save_codec(folder: str | Path, name: str, kind: str, model_arguments: dict,
                model: WallocImageModel | WallocAudioModel, **extra) -> Path:
     """Writes ``config.json`` and ``weights.safetensors`` into ``folder`` (created)."""
+    from safetensors.torch import save_file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "name": name, "kind": kind, "model": model_arguments, **extra}
@@ -59,6 +59,7 @@ def save_codec(folder: str | Path, name: str, kind: str, model_arguments: dict,
 
 def read_codec(folder: str | Path) -> tuple[dict, WallocImageModel | WallocAudioModel]:
     """(config, model in eval mode) from a codec folder; ValueError on a malformed folder."""
+    from safetensors.torch import load_file
     folder = Path(folder)
     try:
         config = json.loads((folder / CONFIG).read_text())
