@@ -84,6 +84,10 @@ def test_heads_and_their_twins(codec_path):
     loss.backward()
     assert dense.out[-1].weight.grad is not None and codec.model.decoder[1].conv_in.weight.grad is None
 
+    identity = LatentDenseHead(codec, width=16, depth=2, residual=True)
+    unit = codec.model.decoder[0](latents) / codec.model.decoder[0].scale
+    assert torch.equal(identity(latents), unit)  # an untrained residual head passes its input through
+
     audio_codec = walloc.load("tiny-audio-0")
     audio = torch.rand(1, 2, 1024) - 0.5
     audio_latents = audio_codec.encode(audio)

@@ -95,13 +95,26 @@ class PixelClassifier(_Classifier):
 
 
 class _DenseHead(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, width: int, depth: int, dims: int) -> None:
+    """``residual=True`` (input and output of the same size) predicts a change of the input, so an untrained
+    head is the identity: right for tasks whose output mostly equals the input (colourisation, enhancement)."""
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, depth: int, dims: int,
+                 residual: bool = False) -> None:
         super().__init__()
+        if residual and in_channels != out_channels:
+            raise ValueError(f"a residual head needs equal input and output channels, got {in_channels} and "
+                             f"{out_channels}")
+        self.residual = residual
         self.body = ConvBody(in_channels, width, depth, dims)
         self.out = nn.Sequential(nn.GroupNorm(8, width), nn.GELU(), _conv(dims)(width, out_channels, 3, padding=1))
+        if residual:
+            nn.init.zeros_(self.out[-1].weight)
+            nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.out(self.body(self.prepare(x)))
+        x = self.prepare(x)
+        y = self.out(self.body(x))
+        return x + y if self.residual else y
 
     def prepare(self, x: Tensor) -> Tensor:
         return x
@@ -111,8 +124,9 @@ class LatentDenseHead(_DenseHead):
     """Image to image in latent space: latents of the input -> latents of the target (decode with
     :meth:`decode`). Train against ``codec.encode(target)``, or through ``decode`` in the pixel domain."""
 
-    def __init__(self, codec: ImageCodec, out_channels: int | None = None, width: int = 64, depth: int = 6) -> None:
-        super().__init__(codec.latent_dim, out_channels or codec.latent_dim, width, depth, 2)
+    def __init__(self, codec: ImageCodec, out_channels: int | None = None, width: int = 64, depth: int = 6,
+                 residual: bool = False) -> None:
+        super().__init__(codec.latent_dim, out_channels or codec.latent_dim, width, depth, 2, residual)
         self.codec = codec
 
     def prepare(self, latents: Tensor) -> Tensor:
@@ -125,8 +139,9 @@ class LatentDenseHead(_DenseHead):
 class PixelDenseHead(_DenseHead):
     """The pixel twin: images (N, in_channels, H, W) in [0, 1] -> (N, out_channels, H, W)."""
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 6) -> None:
-        super().__init__(in_channels, out_channels, width, depth, 2)
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, depth: int = 6,
+                 residual: bool = False) -> None:
+        super().__init__(in_channels, out_channels, width, depth, 2, residual)
 
     def prepare(self, images: Tensor) -> Tensor:
         return images - 0.5
@@ -136,8 +151,8 @@ class LatentAudioHead(_DenseHead):
     """Audio to audio in latent space (source separation, enhancement): latents -> latents of the target,
     :meth:`decode` to samples in [-1, 1]."""
 
-    def __init__(self, codec: AudioCodec, width: int = 128, depth: int = 6) -> None:
-        super().__init__(codec.latent_dim, codec.latent_dim, width, depth, 1)
+    def __init__(self, codec: AudioCodec, width: int = 128, depth: int = 6, residual: bool = False) -> None:
+        super().__init__(codec.latent_dim, codec.latent_dim, width, depth, 1, residual)
         self.codec = codec
 
     def prepare(self, latents: Tensor) -> Tensor:
@@ -150,5 +165,5 @@ class LatentAudioHead(_DenseHead):
 class WaveformAudioHead(_DenseHead):
     """The sample-domain twin: audio (N, channels, T) -> (N, channels, T)."""
 
-    def __init__(self, channels: int = 2, width: int = 128, depth: int = 6) -> None:
-        super().__init__(channels, channels, width, depth, 1)
+    def __init__(self, channels: int = 2, width: int = 128, depth: int = 6, residual: bool = False) -> None:
+        super().__init__(channels, channels, width, depth, 1, residual)
