@@ -25,7 +25,6 @@ from common import device_slug, write_csv, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
-QUICK = {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]}
 
 
 def main() -> None:
@@ -37,8 +36,8 @@ def main() -> None:
     torch.set_grad_enabled(False)
     files = find_media([args.data], "image")
     codecs = [c for c in map(walloc.load, walloc.available_codecs()) if c.kind == "image"]
-    rows = evaluation.image_rate_distortion(((f.name, read_image(f)) for f in files), codecs,
-                                            QUICK if args.quick else evaluation.IMAGE_QUALITIES)
+    qualities = evaluation.QUICK_IMAGE_QUALITIES if args.quick else evaluation.IMAGE_QUALITIES
+    rows = evaluation.image_rate_distortion(((f.name, read_image(f)) for f in files), codecs, qualities)
     shown = os.path.relpath(args.data, ROOT)  # results name data relative to the repository
     label = f"{len(files)} images from {shown}"
     text, summary = evaluation.image_report(rows)

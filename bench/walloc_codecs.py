@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import walloc
+from walloc import metrics
 from walloc.media import find_media, read_audio, read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,11 +28,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HELD_OUT_MUSIC = [SHARED / "audio" / "music-ogg" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
                   SHARED / "audio" / "music-ogg" /
                   "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).hq.ogg"]
-
-
-def psnr_uint8(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
-    return 10 * math.log10(255**2 / mse)
 
 
 def webp_lossless_bytes(symbols: torch.Tensor, strongest: bool = False) -> int:
@@ -62,7 +58,7 @@ def evaluate_images(codec, files: list[Path]) -> dict:
         symbols = (torch.round(codec.encode(image)) + 128).cpu()
         pixels = image.shape[1] * image.shape[2]
         rows.append({"image": path.name, "bytes": len(data), "bpp": 8 * len(data) / pixels,
-                     "psnr_db": psnr_uint8(decoded, image.float()),
+                     "psnr_db": metrics.psnr(image.float(), decoded, data_range=255),
                      "webp_latent_bpp": 8 * webp_lossless_bytes(symbols) / pixels,
                      "webp_max_latent_bpp": 8 * webp_lossless_bytes(symbols, strongest=True) / pixels})
     mean = {k: statistics.fmean(r[k] for r in rows) for k in ("bpp", "psnr_db", "webp_latent_bpp", "webp_max_latent_bpp")}
@@ -79,10 +75,10 @@ def evaluate_audio(codec, files: list[Path]) -> dict:
             audio = audio.expand(2, -1)
         data = codec.compress(audio, sample_rate=rate)
         decoded = codec.decompress(data)[0]
-        mse = torch.mean((decoded - audio) ** 2).item()
+        mse = torch.mean((decoded.double() - audio.double()) ** 2).item()
         seconds = audio.shape[1] / rate
         rows.append({"file": path.name, "seconds": seconds, "kbps": 8 * len(data) / seconds / 1000,
-                     "psnr_db": 10 * math.log10(2**2 / mse),
+                     "psnr_db": metrics.psnr(audio, decoded, data_range=2.0),
                      "snr_db": 10 * math.log10(torch.mean(audio**2).item() / mse)})
     seconds = sum(r["seconds"] for r in rows)
     mean = {"kbps": sum(r["kbps"] * r["seconds"] for r in rows) / seconds,

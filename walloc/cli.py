@@ -113,7 +113,7 @@ def _bench(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     images = [(f.name, read_image(f)) for f in find_media([samples], "image")]
     rows = evaluation.image_rate_distortion(images, [c for c in codecs if c.kind == "image"],
-                                            {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]})
+                                            evaluation.QUICK_IMAGE_QUALITIES)
     text, image_summary = evaluation.image_report(rows)
     print(f"\nImages ({len(images)} from {samples}):\n\n{text}")
     evaluation.plot_curves(image_summary["curves"], out / "rd-images.png", "bpp",

@@ -21,6 +21,7 @@ from . import metrics
 PILLOW_OPTIONS = {"JPEG": {"subsampling": "4:2:0"}, "WebP": {"method": 4}, "AVIF": {"speed": 6}}
 IMAGE_QUALITIES = {"JPEG": [10, 20, 30, 50, 70, 85, 95], "WebP": [10, 25, 50, 70, 85, 95],
                    "AVIF": [10, 25, 40, 55, 70, 85]}
+QUICK_IMAGE_QUALITIES = {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]}
 # name: (FFmpeg encoder, container, encoder sample rate, bitrates in kbps)
 AUDIO_CODECS = {"Opus": ("libopus", "ogg", 48000, [16, 24, 32, 48, 64, 96]),
                 "MP3": ("libmp3lame", "mp3", 44100, [32, 48, 64, 96, 128]),
