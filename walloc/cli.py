@@ -92,7 +92,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.out:
         config.out = args.out
     folder = train(config, resume=not args.restart)
-    print(f"trained codec written to {folder}")
+    print(f"exported to {folder}")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="walloc-bench", help="folder for the JSON and plots (default: walloc-bench)")
     p.set_defaults(run=_bench)
 
-    p = commands.add_parser("train", help="train a codec from a JSON config (torchrun for several processes)")
+    p = commands.add_parser("train", help="train a codec, the CompressAI baseline or a task head from a JSON "
+                            "config (torchrun for several processes)")
     p.add_argument("config")
     p.add_argument("--out", help="run folder (overrides the config's 'out')")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint instead of resuming")

@@ -5,9 +5,16 @@ representation, not the network: ``LatentClassifier`` / ``PixelClassifier``, ``L
 ``PixelDenseHead`` (image to image), ``LatentAudioHead`` / ``WaveformAudioHead`` (audio to audio). Latent heads
 take the codec's continuous latents (``codec.encode``), mapped back through the compander to unit scale;
 dense and audio heads predict latents, which ``head.decode`` turns into media with the (frozen) codec.
+
+``walloc train`` trains them (kinds ``classify``, ``colourise``, ``separate``; see
+:mod:`walloc.training.config`) and exports ``head/``, which :func:`load_head` reads back.
 """
 
 from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
 
 from torch import Tensor, nn
 
@@ -65,10 +72,25 @@ class _Classifier(nn.Module):
         return self.head(self.body(self.features(x)))
 
 
-def _unit_latents(codec: ImageCodec | AudioCodec, latents: Tensor) -> Tensor:
-    """Latents back through the compander (to the encoder's Gaussian domain) and to about unit scale."""
+def unit_latents(codec: ImageCodec | AudioCodec, latents: Tensor) -> Tensor:
+    """Latents back through the compander (to the encoder's Gaussian domain) and to about unit scale: the
+    domain latent heads work in."""
     to_normal = codec.model.decoder[0]
     return to_normal(latents) / to_normal.scale
+
+
+def latents_from_unit(codec: ImageCodec | AudioCodec, unit: Tensor) -> Tensor:
+    """The inverse of :func:`unit_latents`: a head's unit-scale prediction as codec latents (for decoding)."""
+    return codec.model.encoder[1](unit * codec.model.decoder[0].scale)
+
+
+def same_size_scale(codec: ImageCodec | AudioCodec) -> float:
+    """The resampling factor (per axis for images, in time for audio) that gives pixels or samples as many values
+    as the codec's latents: the input size of a fair "same tensor size" twin (1/4 for rgb-16x)."""
+    model = codec.model
+    if codec.kind == "image":
+        return math.sqrt(codec.latent_dim / (model.channels * 4**model.J))
+    return codec.latent_dim / (model.channels * 2**model.J)
 
 
 class LatentClassifier(_Classifier):
@@ -79,7 +101,7 @@ class LatentClassifier(_Classifier):
         self.codec = codec
 
     def features(self, latents: Tensor) -> Tensor:
-        return _unit_latents(self.codec, latents)
+        return unit_latents(self.codec, latents)
 
 
 class PixelClassifier(_Classifier):
@@ -130,7 +152,7 @@ class LatentDenseHead(_DenseHead):
         self.codec = codec
 
     def prepare(self, latents: Tensor) -> Tensor:
-        return _unit_latents(self.codec, latents)
+        return unit_latents(self.codec, latents)
 
     def decode(self, latents: Tensor) -> Tensor:
         return self.codec.model.decode(latents) + 0.5
@@ -156,7 +178,7 @@ class LatentAudioHead(_DenseHead):
         self.codec = codec
 
     def prepare(self, latents: Tensor) -> Tensor:
-        return _unit_latents(self.codec, latents)
+        return unit_latents(self.codec, latents)
 
     def decode(self, latents: Tensor) -> Tensor:
         return self.codec.model.decode(latents) * 2
@@ -167,3 +189,45 @@ class WaveformAudioHead(_DenseHead):
 
     def __init__(self, channels: int = 2, width: int = 128, depth: int = 6, residual: bool = False) -> None:
         super().__init__(channels, channels, width, depth, 1, residual)
+
+
+HEAD_DEFAULTS = {"classify": {"width": 32, "depth": 4}, "colourise": {"width": 32, "depth": 6},
+                 "separate": {"width": 32, "depth": 6}}
+
+
+def build_head(kind: str, arguments: dict, codec: ImageCodec | AudioCodec, num_classes: int | None = None) -> nn.Module:
+    """The head for a task ``kind`` and ``arguments["input"]`` (defaults for width and depth per task)."""
+    options = {**HEAD_DEFAULTS[kind], **{k: v for k, v in arguments.items() if k in ("width", "depth")}}
+    latent = arguments["input"] == "latent"
+    if kind == "classify":
+        return (LatentClassifier(codec, num_classes, **options) if latent
+                else PixelClassifier(num_classes, codec.model.channels, **options))
+    if kind == "colourise":
+        return (LatentDenseHead(codec, residual=True, **options) if latent
+                else PixelDenseHead(3, 3, residual=True, **options))
+    return (LatentAudioHead(codec, residual=True, **options) if latent
+            else WaveformAudioHead(codec.model.channels, residual=True, **options))
+
+
+def frozen_codec(arguments: dict) -> ImageCodec | AudioCodec:
+    """The codec named by a head's arguments (``"codec"``: a name or folder)."""
+    from .codec import load
+
+    if "codec" not in arguments:
+        raise ValueError("a head's 'model' needs 'codec': the name or folder of the frozen codec")
+    return load(arguments["codec"])
+
+
+def load_head(folder: str | Path, codec: ImageCodec | AudioCodec | None = None) -> nn.Module:
+    """A trained head from a ``walloc train`` export (``head/``), on its codec (loaded by name unless given),
+    in eval mode. Refuses a codec whose weights differ from the one the head was trained on."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    codec = codec or frozen_codec(config["model"])
+    if codec.fingerprint != config["codec_fingerprint"]:
+        raise ValueError(f"{folder}: trained on other weights than codec {codec.name!r}'s")
+    head = build_head(config["kind"], config["model"], codec, config["num_classes"])
+    head.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    return head.eval()

@@ -1,4 +1,18 @@
-"""Training configurations: a JSON file of the fields of :class:`TrainConfig` (paths relative to the CWD)."""
+"""Training configurations: a JSON file of the fields of :class:`TrainConfig` (paths relative to the CWD).
+
+``kind`` names what is trained:
+
+- ``"image"``, ``"audio"``: a WaLLoC codec; ``model`` holds the ``WallocImageModel`` / ``WallocAudioModel``
+  arguments.
+- ``"factorized-prior"``: the CompressAI factorized-prior baseline (Balle et al. 2018); ``model`` holds
+  ``{"N": 128, "M": 192}``.
+- ``"classify"``, ``"colourise"``, ``"separate"``: a compressed-learning head (``walloc.heads``) on a frozen
+  codec; ``model`` holds ``{"codec": name or folder, "input": ..., "width": ..., "depth": ...}`` where
+  ``input`` is ``"latent"``, ``"pixels"``/``"waveform"`` (full resolution) or ``"pixels-same-size"``/
+  ``"waveform-same-size"`` (resampled to as many values as the latents). ``classify`` reads class
+  sub-folders of ``data``; ``colourise`` trains on ``crop``-sized crops of ``data``; ``separate`` mixes
+  segments of ``data`` (the source to recover) with segments of ``interference``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +24,7 @@ from pathlib import Path
 @dataclasses.dataclass
 class TrainConfig:
     name: str
-    kind: str                      # "image" or "audio"
+    kind: str                      # see the module docstring
     data: list[str]                # folders (searched recursively) or files
     out: str                       # run folder: log, plot, checkpoints, exported codec
     model: dict                    # WallocImageModel / WallocAudioModel arguments
@@ -31,10 +45,15 @@ class TrainConfig:
     validate_every: int = 250
     checkpoint_every: int = 250
     threads: int | None = None     # torch CPU threads per process
+    interference: list[str] | None = None  # "separate" only: what is mixed into the source
+
+    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate")
 
     def __post_init__(self) -> None:
-        if self.kind not in ("image", "audio"):
-            raise ValueError(f"kind must be 'image' or 'audio', got {self.kind!r}")
+        if self.kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}; got {self.kind!r}")
+        if self.kind == "separate" and not self.interference:
+            raise ValueError("kind 'separate' needs 'interference': the folders mixed into the source")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
 

@@ -1,0 +1,108 @@
+"""Training a WaLLoC codec: MSE in the signal domain ([-0.5, 0.5]) + ``rate_weight`` x the bits per pixel
+(images) or per time sample (audio) of the latents under a factorized entropy model (a differentiable proxy for
+the coder, which also exploits spatial correlation and so spends fewer bits). Uniform noise stands in for
+rounding. Exports a codec folder loadable with ``walloc.load``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..codec.package import build_model, save_codec
+from ..entropy import EntropyBottleneck
+from .config import TrainConfig
+from .data import AudioSegments, ImageCrops, split_files
+from .init import pca_init
+from .task import Panel, Task
+
+# The linear skip's weights are ~100x smaller than the rest; Adam's steps are scale-free, so it gets a
+# proportionally smaller learning rate (otherwise the first steps wreck the PCA start).
+_SKIP_LR_SCALE = 0.02
+
+
+def psnr_full_range(mse: float) -> float:
+    """PSNR in dB over the full range of the signal: [0, 1] for images, [-1, 1] for audio (the model sees both
+    as [-0.5, 0.5], so this is 10 log10(1 / MSE) there; the reference WaLLoC's convention)."""
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def samples_per_item(x: Tensor) -> int:
+    """Pixels of an image or time samples of a clip (the unit of bits-per-X rates)."""
+    return x.shape[-1] * (x.shape[-2] if x.dim() == 4 else 1)
+
+
+def signal_data(config: TrainConfig) -> tuple[ImageCrops | AudioSegments, ImageCrops | AudioSegments | None]:
+    """(training sampler, validation sampler or None) for a codec-like config, in [-0.5, 0.5]."""
+    kind = "audio" if config.kind == "audio" else "image"
+    train_files, val_files = split_files(config.data, kind, config.holdout, config.validation)
+    if kind == "image":
+        return ImageCrops(train_files, config.crop), ImageCrops(val_files, config.crop) if val_files else None
+    channels = config.model.get("channels", 2)
+    data = AudioSegments(train_files, config.segment, channels, config.sample_rate)
+    val = AudioSegments(val_files, config.segment, channels, config.sample_rate, mix=False) if val_files else None
+    return data, val
+
+
+class CodecTask(Task):
+    metrics = ("loss", "mse", "psnr_db", "rate_estimate")
+    progress = ("psnr_db", "rate_estimate")
+    val_metrics = ("val_psnr_db", "val_rate")
+    panels = (Panel("psnr_db", "val_psnr_db", "PSNR (dB)", "distortion (train: noisy latents; held out: rounded)"),
+              Panel("rate_estimate", "val_rate", "bits per pixel / sample",
+                    "rate (train: entropy-model estimate; held out: real bytes)"))
+    export_name = "codec"
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.data, self.val_data = signal_data(config)
+        self.model = build_model(config.kind, config.model)
+        self.entropy = EntropyBottleneck(self.model.latent_dim, init_scale=30.0)
+        # Only the density is needed for the rate term; its coding range (quantiles) is never used here.
+        self.entropy.quantiles.requires_grad_(False)
+        if config.pca_init:
+            pca_init(self.model, self.data.sample(32, torch.Generator().manual_seed(config.seed)))
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
+        return self.data.sample(batch_size, generator)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        noisy, likelihoods = self.entropy(self.model.encode(x), training=True)
+        x_hat = self.model.synthesis(self.model.decode_packets(noisy))
+        mse = F.mse_loss(x_hat, x)
+        rate = -torch.log2(likelihoods).sum() / (x.shape[0] * samples_per_item(x))
+        loss = mse + self.config.rate_weight * rate
+        return loss, {"loss": loss.item(), "mse": mse.item(), "psnr_db": psnr_full_range(mse.item()),
+                      "rate_estimate": rate.item()}
+
+    def parameter_groups(self) -> list[dict]:
+        skip = list(self.model.skip.parameters()) if self.model.skip is not None else []
+        skip_ids = {id(p) for p in skip}
+        rest = [p for p in self.parameters() if id(p) not in skip_ids and p.requires_grad]
+        return [{"params": rest, "lr_scale": 1.0}] + ([{"params": skip, "lr_scale": _SKIP_LR_SCALE}] if skip else [])
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """PSNR and real coded bits per pixel / time sample on fixed held-out samples."""
+        from ..entropy.adaptive import compress_symbols
+
+        if self.val_data is None:
+            return {}
+        generator = torch.Generator().manual_seed(1234)
+        mses, bits, count = [], 0, 0
+        for _ in range(2):
+            x = self.val_data.sample(4, generator)
+            x_hat, latents = self.model(x)
+            mses.append(F.mse_loss(x_hat, x).item())
+            symbols = (latents + 2 ** (self.model.latent_bits - 1)).to(torch.int32)
+            bits += 8 * len(compress_symbols(symbols, self.model.latent_bits))
+            count += x.shape[0] * samples_per_item(x)
+        return {"val_psnr_db": psnr_full_range(sum(mses) / len(mses)), "val_rate": bits / count}
+
+    def export(self, folder: Path) -> None:
+        extra = {"sample_rate": self.config.sample_rate} if self.config.kind == "audio" else {}
+        save_codec(folder, self.config.name, self.config.kind, self.config.model, self.model.eval(), **extra)
