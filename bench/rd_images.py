@@ -1,8 +1,10 @@
 """Rate-distortion of image codecs on the same images: every walloc image codec against JPEG (libjpeg-turbo,
-4:2:0), WebP and AVIF through Pillow; bpp from real bytes, PSNR (RGB), MS-SSIM (pytorch-msssim), and
-Bjontegaard deltas against JPEG.
+4:2:0), WebP and AVIF through Pillow, and the CompressAI factorized-prior baseline trained by ``walloc train``
+(``bench/configs/factorized-prior.json``: rgb-16x's data, crops, batch and CPU time) when its export and
+CompressAI are present; bpp from real bytes, PSNR (RGB), MS-SSIM (pytorch-msssim), and Bjontegaard deltas
+against JPEG.
 
-    python bench/rd_images.py [--data DIR] [--quick]
+    python bench/rd_images.py [--data DIR] [--quick] [--baseline runs/factorized-prior/baseline]
 
 Writes bench/results/rd-images-<device>.{json,csv,png} and prints markdown tables.
 """
@@ -25,17 +27,33 @@ from common import device_slug, write_csv, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
+BASELINE = ROOT / "runs" / "factorized-prior" / "baseline"
+
+
+def learned_baselines(folder: Path) -> list:
+    """The trained CompressAI baseline, if it was trained and CompressAI is installed."""
+    import importlib.util
+
+    if not (folder / "config.json").exists() or importlib.util.find_spec("compressai") is None:
+        print(f"no factorized-prior baseline ({folder} or compressai missing): train it with "
+              "walloc train bench/configs/factorized-prior.json")
+        return []
+    from walloc.training.baseline import FactorizedPriorCodec
+
+    return [FactorizedPriorCodec(folder)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=KODAK if KODAK.is_dir() else ROOT / "samples")
     parser.add_argument("--quick", action="store_true", help="three qualities per standard codec")
+    parser.add_argument("--baseline", type=Path, default=BASELINE, help="a factorized-prior export")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     files = find_media([args.data], "image")
     codecs = [c for c in map(walloc.load, walloc.available_codecs()) if c.kind == "image"]
+    codecs += learned_baselines(args.baseline)
     qualities = evaluation.QUICK_IMAGE_QUALITIES if args.quick else evaluation.IMAGE_QUALITIES
     rows = evaluation.image_rate_distortion(((f.name, read_image(f)) for f in files), codecs, qualities)
     shown = os.path.relpath(args.data, ROOT)  # results name data relative to the repository

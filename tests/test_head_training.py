@@ -147,7 +147,7 @@ def test_head_configs_are_checked(codec_path, digit_folder, tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("compressai") is None,
                     reason="the factorized-prior baseline needs CompressAI (pip install compressai)")
 def test_factorized_prior_baseline_trains_and_codes(digit_folder, tmp_path):
-    from walloc.training.baseline import load_factorized_prior
+    from walloc.training.baseline import FactorizedPriorCodec, load_factorized_prior
 
     config = {"name": "fp-test", "kind": "factorized-prior", "data": [str(digit_folder)], "out": str(tmp_path),
               "model": {"N": 16, "M": 24}, "holdout": 4, "crop": 16, "batch_size": 2, "steps": 4,
@@ -161,3 +161,7 @@ def test_factorized_prior_baseline_trains_and_codes(digit_folder, tmp_path):
         decoded = model.decompress(coded["strings"], coded["shape"])["x_hat"]
         # The range-coded stream decodes to exactly what the model reconstructs from its rounded latents.
         assert torch.equal(decoded, model(x)["x_hat"].clamp(0, 1))
+    codec = FactorizedPriorCodec(folder)
+    image = (torch.rand(3, 20, 30) * 255).to(torch.uint8)
+    data = codec.compress(image)
+    assert codec.decompress(data).shape == (1, 3, 20, 30) and codec.name == "fp-test"

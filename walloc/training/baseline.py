@@ -10,6 +10,7 @@ CompressAI's own range-coded strings.
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import torch
@@ -116,3 +117,29 @@ def load_factorized_prior(folder: str | Path, device: str | torch.device = "cpu"
     model = _compressai_model(config["arguments"])
     model.load_state_dict(load_file(str(folder / "weights.safetensors")))
     return model.eval().to(device)
+
+
+class FactorizedPriorCodec:
+    """A trained baseline behind the image-codec interface the benchmarks use: ``compress(image) -> bytes`` (a
+    4-byte size header and CompressAI's range-coded string) and ``decompress(bytes) -> (1, 3, H, W)`` in
+    [0, 1]. Images are reflect-padded to a multiple of 16 (the analysis transform's stride) and cropped back."""
+
+    kind = "image"
+
+    def __init__(self, folder: str | Path, name: str | None = None) -> None:
+        self.model = load_factorized_prior(folder)
+        self.name = name or json.loads((Path(folder) / "config.json").read_text())["name"]
+
+    @torch.no_grad()
+    def compress(self, image: Tensor) -> bytes:
+        x = image.reshape(1, *image.shape[-3:]).float() / (255 if image.dtype == torch.uint8 else 1)
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % 16, 0, -h % 16), mode="reflect")
+        strings = self.model.compress(x)["strings"][0]
+        return struct.pack(">HH", h, w) + strings[0]
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> Tensor:
+        h, w = struct.unpack(">HH", data[:4])
+        shape = (-(-h // 16), -(-w // 16))
+        return self.model.decompress([[data[4:]]], shape)["x_hat"][..., :h, :w]
