@@ -1,5 +1,6 @@
-"""Coverage-guided fuzzing of every decoder of untrusted bytes: the container, the rANS decoder and the
-adaptive-histogram decoder (container + tables + rANS + reconstruction).
+"""Coverage-guided fuzzing of every decoder of untrusted bytes: the container, the rANS decoder, the
+adaptive-histogram decoder (container + tables + rANS + reconstruction) and the NeRV video decoder (container +
+network description + weights).
 
 Every input must either decode or raise walloc.BitstreamError / ValueError; anything else (another
 exception, a crash, a hang, memory past the limit) is a bug and stops the run with the input saved.
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 
 import walloc
-from walloc import bitstream
+from walloc import bitstream, video
 from walloc.entropy import compress_symbols, decompress_symbols, quantize_pmf, rans_decode, rans_encode
 from walloc.entropy.rans import stream_symbol_count
 
@@ -45,7 +46,19 @@ def seeds() -> list[bytes]:
     latents = torch.randint(0, 256, (1, 3, 8, 8), generator=gen, dtype=torch.int32)
     out.append(compress_symbols(latents))
     out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
+    out.append(nerv_seed())
     return out
+
+
+def nerv_seed() -> bytes:
+    """A small random NeRV stream (2 frames of 32x32)."""
+    from walloc.models.nerv import build_nerv, nerv_arguments
+
+    torch.manual_seed(0)
+    codec = video.NervCodec("nerv", "XS")
+    codec.arguments = nerv_arguments("nerv", "XS", 32, 32)
+    codec.model, codec.num_frames = build_nerv("nerv", codec.arguments), 2
+    return codec.compress(bits=4, prune=0.0)
 
 
 def with_valid_checksums(data: bytes) -> bytes:
@@ -71,10 +84,11 @@ def decode_everything(data: bytes) -> None:
     except ValueError:
         pass
     for candidate in (data, with_valid_checksums(data)):
-        try:
-            decompress_symbols(candidate)
-        except ValueError:
-            pass
+        for decoder in (decompress_symbols, video.decompress):
+            try:
+                decoder(candidate)
+            except ValueError:
+                pass
     try:
         n = stream_symbol_count(data)
     except ValueError:

@@ -1,4 +1,4 @@
-"""The ``walloc`` command: compress, decompress, info, codecs, bench, train.
+"""The ``walloc`` command: compress, decompress, info, codecs, bench, train (images, audio and video).
 
 Errors in the user's input (missing files, corrupt streams, unknown codecs, wrong sample rates) end the program
 with a one-line message on stderr and a non-zero exit status, never a traceback.
@@ -15,11 +15,30 @@ DEFAULT_CODECS = {"image": "rgb-16x", "audio": "stereo-17x"}
 EXIT_USAGE, EXIT_ERROR = 2, 1
 
 
+def _compress_video(args: argparse.Namespace) -> None:
+    from .media import read_video
+    from .video import NervCodec
+
+    size = None
+    if args.frame_size:
+        width, height = (int(n) for n in args.frame_size.lower().split("x"))
+        size = (height, width)
+    frames, fps = read_video(args.input, size)
+    codec = NervCodec(args.codec or "nervpp", args.size)
+    codec.fit(frames, epochs=args.epochs, time_budget=args.time_budget, fps=fps)
+    data = codec.compress(bits=args.bits, prune=args.prune)
+    Path(args.output).write_bytes(data)
+    bpp = 8 * len(data) / frames[:, 0].numel()
+    print(f"{args.input} -> {args.output}: {len(data)} bytes ({bpp:.4f} bpp, {codec!r})")
+
+
 def _compress(args: argparse.Namespace) -> None:
     from . import load
     from .media import media_kind, read_audio, read_image
 
     kind = media_kind(args.input)
+    if kind == "video":
+        return _compress_video(args)
     codec = load(args.codec or DEFAULT_CODECS[kind], device=args.device)
     if codec.kind != kind:
         raise ValueError(f"codec {codec.name!r} codes {codec.kind}, but {args.input} is {kind}")
@@ -36,14 +55,21 @@ def _compress(args: argparse.Namespace) -> None:
 
 
 def _decompress(args: argparse.Namespace) -> None:
-    from . import load
+    from . import bitstream, load, video
     from .codec import stream_codec_name
-    from .media import media_kind, write_audio, write_image
+    from .media import media_kind, write_audio, write_image, write_video
 
     data = Path(args.input).read_bytes()
-    container, name = stream_codec_name(data)
-    codec = load(name, device=args.device)
     out_kind = media_kind(args.output)
+    if bitstream.unpack(data).codec == video.CONTAINER_ID:
+        if out_kind != "video":
+            raise ValueError(f"{args.input} holds video; {args.output} names a {out_kind} format")
+        codec = video.decompress(data)
+        write_video(codec.decode(), codec.fps, args.output)
+        print(f"{args.input} -> {args.output} ({codec!r})")
+        return
+    _, name = stream_codec_name(data)
+    codec = load(name, device=args.device)
     if out_kind != codec.kind:
         raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
     decoded = codec.decompress(data)
@@ -137,11 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="torch device for the codec (default: cpu)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("compress", help="compress an image (PNG/JPEG/WebP...) or audio (WAV/FLAC/OGG) file")
+    p = commands.add_parser("compress", help="compress an image (PNG/JPEG/WebP...), audio (WAV/FLAC/OGG) or video "
+                                             "(MP4/MKV...: fits a NeRV++ network) file")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--codec", help=f"codec name or folder (default: {DEFAULT_CODECS['image']} for images, "
-                                   f"{DEFAULT_CODECS['audio']} for audio)")
+                                   f"{DEFAULT_CODECS['audio']} for audio); video: nervpp (default) or nerv")
+    video = p.add_argument_group("video (NeRV / NeRV++)")
+    video.add_argument("--size", default="S", choices=["XS", "S", "M", "L"], help="parameter budget (default S)")
+    video.add_argument("--epochs", type=int, default=300, help="fitting epochs (default 300)")
+    video.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
+    video.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")
+    video.add_argument("--prune", type=float, default=0.4, help="fraction of weights pruned (default 0.4)")
+    video.add_argument("--frame-size", help="WIDTHxHEIGHT to resize frames to (e.g. 320x180)")
     p.set_defaults(run=_compress)
 
     p = commands.add_parser("decompress", help="decode a walloc file; the format comes from OUTPUT's extension")

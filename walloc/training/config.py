@@ -12,6 +12,8 @@
   ``"waveform-same-size"`` (resampled to as many values as the latents). ``classify`` reads class
   sub-folders of ``data``; ``colourise`` trains on ``crop``-sized crops of ``data``; ``separate`` mixes
   segments of ``data`` (the source to recover) with segments of ``interference``.
+- ``"video"``: a NeRV / NeRV++ network fitted to the video file ``data[0]``; ``model`` holds
+  ``{"arch": "nervpp", "size": "S", "frame_size": [180, 320]}`` (see :class:`walloc.video.NervCodec`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class TrainConfig:
     time_budget_s: float | None = None   # stop early when reached; the schedule follows whichever ends first
     lr: float = 5e-4
     warmup_steps: int = 200        # linear learning-rate warm-up (Adam's first steps are large otherwise)
+    clip_grad_norm: float | None = None  # clip the gradient's global norm (CompressAI's recipe uses 1.0)
     rate_weight: float = 3e-4      # loss = MSE + rate_weight * estimated bits per pixel (or per time sample)
     pca_init: bool = True          # encoder (and linear skip) from a PCA of the wavelet packets
     seed: int = 0
@@ -47,7 +50,7 @@ class TrainConfig:
     threads: int | None = None     # torch CPU threads per process
     interference: list[str] | None = None  # "separate" only: what is mixed into the source
 
-    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate")
+    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:

@@ -1,9 +1,9 @@
 """``walloc train``: the shared training loop, on one process or many (torchrun).
 
 What is trained comes from the config's ``kind`` (see :func:`build_task`): a WaLLoC codec, the CompressAI
-baseline, or a compressed-learning head. Outputs in ``config.out``: ``log.csv``, ``loss.png``,
-``checkpoint.safetensors`` (resumed automatically) and the exported result (``codec/``, ``baseline/`` or
-``head/``).
+baseline, a compressed-learning head, or a NeRV / NeRV++ network fitted to one video. Outputs in
+``config.out``: ``log.csv``, ``loss.png``, ``checkpoint.safetensors`` (resumed automatically) and the exported
+result (``codec/``, ``baseline/``, ``head/`` or ``video/``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ def build_task(config: TrainConfig) -> Task:
         from .baseline import FactorizedPriorTask
 
         return FactorizedPriorTask(config)
+    if config.kind == "video":
+        from .video_task import VideoFitTask
+
+        return VideoFitTask(config)
     from .head_tasks import build_head_task
 
     return build_head_task(config)
@@ -79,7 +83,7 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
     out = Path(config.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.Adam(task.parameter_groups(), lr=config.lr)
+    optimizer = torch.optim.Adam(task.parameter_groups(), lr=config.lr, betas=task.adam_betas)
     checkpoint = out / "checkpoint.safetensors"
     log_path = out / "log.csv"
     step, elapsed = 0, 0.0
@@ -117,6 +121,8 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
         loss, values = wrapped(task.sample(config.batch_size, generator))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.clip_grad_norm:
+            nn.utils.clip_grad_norm_(task.parameters(), config.clip_grad_norm)
         optimizer.step()
         step += 1
         bar.update(1)

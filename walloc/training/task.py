@@ -35,6 +35,7 @@ class Task(nn.Module):
     val_metrics: tuple[str, ...] = ()
     panels: tuple[Panel, ...] = (Panel("loss", None, "loss", "training loss"),)
     export_name = "model"
+    adam_betas: tuple[float, float] = (0.9, 0.999)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Any:
         raise NotImplementedError
