@@ -90,6 +90,7 @@ class HeadTask(Task):
         return self.view.media(self.head(self.view.input(self._task_input(x))), x)
 
     def _task_input(self, x: Tensor) -> Tensor:
+        """What the task gives the head from target media ``x`` (the grey image for colourisation)."""
         return x
 
     def export(self, folder: Path) -> None:
@@ -150,6 +151,11 @@ class ClassifyTask(HeadTask):
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         return {"val_accuracy": self.accuracy(*self.val)} if self.val else {}
+
+    def predict(self, images: Tensor) -> Tensor:
+        """Logits for images (N, C, H, W) in [0, 1] or uint8."""
+        images = images.float() / 255 if images.dtype == torch.uint8 else images
+        return self.head(self.view.input(images))
 
     @torch.no_grad()
     def accuracy(self, x: Tensor, y: Tensor) -> float:
