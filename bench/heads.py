@@ -112,6 +112,9 @@ def colourisation(codec, args, out: Path) -> list[dict]:
         config = config_for("colourise", view, codec.name, out, width=args.width, data=[str(DATA / "train-images")],
                             validation=held, crop=64, batch_size=16, steps=args.steps, lr=1e-3, warmup_steps=30)
         task = ColouriseTask(config, codec)
+        probe = task.view.input(grey(tests[0][..., :64, :64]))  # the head's input for one 64x64 crop
+        # Disk bytes per crop: the float32 latent cache, or the grey image as uint8 (one channel).
+        nbytes = 4 * probe.numel() if view == "latent" else probe[0, 0].numel()
         seconds = timed_run(task, config)
         task.eval()
         with torch.no_grad():
@@ -122,13 +125,13 @@ def colourisation(codec, args, out: Path) -> list[dict]:
                      "psnr_db": float(np.mean([metrics.psnr(o, t) for o, t in zip(outputs, tests)])),
                      "ms_ssim": float(np.mean([metrics.ms_ssim(o, t) for o, t in zip(outputs, tests)])),
                      "params": sum(p.numel() for p in task.head.parameters()),
-                     "flops": flops_per_item(task.head, task.view.input(grey(tests[0][..., :64, :64]))),
-                     "train_s": seconds, "infer_ms": 1e3 * infer})
+                     "flops": flops_per_item(task.head, probe), "train_s": seconds, "infer_ms": 1e3 * infer,
+                     "bytes_per_crop": nbytes})
         print(f"colourisation, {view}: {rows[-1]['psnr_db']:.2f} dB", flush=True)
     rows.append({"task": "colourisation", "input": "the grey input itself",
                  "psnr_db": float(np.mean([metrics.psnr(grey(t), t) for t in tests])),
                  "ms_ssim": float(np.mean([metrics.ms_ssim(grey(t), t) for t in tests])), "params": 0, "flops": 0,
-                 "train_s": 0.0, "infer_ms": 0.0})
+                 "train_s": 0.0, "infer_ms": 0.0, "bytes_per_crop": 0})
     return rows
 
 
@@ -196,9 +199,11 @@ def main() -> None:
                 [[r["input"], f"{r['accuracy_pct']:.2f}%", f"{r['params']:,}", f"{r['flops'] / 1e6:.2f}",
                   f"{r['train_s']:.1f}", f"{r['infer_ms']:.3f}", str(r["bytes_per_item"])] for r in classify])
     print(f"\nColourisation, {args.steps} steps of 16 crops of 64x64, whole held-out images; FLOPs per 64x64 crop\n")
-    print_table(["input", "PSNR (dB)", "MS-SSIM", "params", "MFLOPs / crop", "train (s)", "inference (ms / image)"],
+    print_table(["input", "PSNR (dB)", "MS-SSIM", "params", "MFLOPs / crop", "train (s)", "inference (ms / image)",
+                 "bytes / crop on disk"],
                 [[r["input"], f"{r['psnr_db']:.2f}", f"{r['ms_ssim']:.4f}", f"{r['params']:,}",
-                  f"{r['flops'] / 1e6:.1f}", f"{r['train_s']:.1f}", f"{r['infer_ms']:.0f}"] for r in colour])
+                  f"{r['flops'] / 1e6:.1f}", f"{r['train_s']:.1f}", f"{r['infer_ms']:.0f}", str(r["bytes_per_crop"])]
+                 for r in colour])
     print(f"\nSource separation (music from music + loop), {args.separation_steps} steps of 8 x 0.37 s, 32 held-out "
           "mixtures of 0.37 s (interference at -6 to +6 dB); per second of stereo audio\n")
     print_table(["input", "SI-SDR (dB)", "params", "MFLOPs / s", "train (s)", "inference (ms / s)", "bytes / s"],
