@@ -110,8 +110,8 @@ class NervPlusPlusBlock(nn.Module):
 class _ImplicitVideo(nn.Module):
     """Shared by both architectures: positional encoding, stem to a map, blocks, RGB head."""
 
-    def __init__(self, height: int, width: int, stem_channels: int, min_width: int, hidden: int,
-                 pe_base: float, pe_levels: int) -> None:
+    def __init__(self, height: int, width: int, stem_channels: int, min_width: int = 32, hidden: int = 512,
+                 pe_base: float = 1.25, pe_levels: int = 80) -> None:
         super().__init__()
         self.height, self.width = height, width
         self.pe_base, self.pe_levels = pe_base, pe_levels
@@ -133,9 +133,7 @@ class _ImplicitVideo(nn.Module):
 
 
 class NeRV(_ImplicitVideo):
-    def __init__(self, height: int, width: int, stem_channels: int, min_width: int = 32, hidden: int = 512,
-                 pe_base: float = 1.25, pe_levels: int = 80) -> None:
-        super().__init__(height, width, stem_channels, min_width, hidden, pe_base, pe_levels)
+    """NeRV: ``forward(t)`` maps positions (N,) in (0, 1] to frames (N, 3, height, width)."""
 
     @staticmethod
     def _stem(inputs: int, hidden: int, outputs: int) -> nn.Module:
@@ -160,9 +158,7 @@ class GatedStem(nn.Module):
 
 
 class NeRVPlusPlus(_ImplicitVideo):
-    def __init__(self, height: int, width: int, stem_channels: int, min_width: int = 32, hidden: int = 512,
-                 pe_base: float = 1.25, pe_levels: int = 80) -> None:
-        super().__init__(height, width, stem_channels, min_width, hidden, pe_base, pe_levels)
+    """NeRV++: the same interface as :class:`NeRV`, with the gated stem and the residual NeRV++ blocks."""
 
     @staticmethod
     def _stem(inputs: int, hidden: int, outputs: int) -> nn.Module:

@@ -8,6 +8,7 @@ outside the module tree, so checkpoints hold only what is trained).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ class Panel:
     title: str
 
 
-class Task(nn.Module):
+class Task(nn.Module, ABC):
     """Subclasses set ``metrics`` (logged every step), ``progress``, ``val_metrics`` and ``panels``, and implement
     :meth:`sample`, :meth:`forward` (returns the loss and the metric values) and :meth:`export`."""
 
@@ -37,11 +38,13 @@ class Task(nn.Module):
     export_name = "model"
     adam_betas: tuple[float, float] = (0.9, 0.999)
 
+    @abstractmethod
     def sample(self, batch_size: int, generator: torch.Generator) -> Any:
-        raise NotImplementedError
+        """A training batch, drawn with ``generator``."""
 
+    @abstractmethod
     def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
-        raise NotImplementedError
+        """(loss, the values of ``metrics``) for a batch."""
 
     def parameter_groups(self) -> list[dict]:
         """Optimizer groups; ``lr_scale`` multiplies the scheduled learning rate."""
@@ -52,5 +55,6 @@ class Task(nn.Module):
         """Held-out metrics (called in eval mode); empty when there is nothing held out."""
         return {}
 
+    @abstractmethod
     def export(self, folder: Path) -> None:
-        raise NotImplementedError
+        """Writes the trained result (a codec, baseline, head or network folder) into ``folder``."""
