@@ -89,6 +89,13 @@ class HeadTask(Task):
         """Media in, the head's output as media (decoded by the codec for latent heads)."""
         return self.view.media(self.head(self.view.input(self._task_input(x))), x)
 
+    def _regression_loss(self, given: Tensor, wanted: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """MSE between the head's output for media ``given`` and ``wanted`` in the head's space (dense tasks)."""
+        with torch.no_grad():
+            inputs, target = self.view.input(given), self.view.target(wanted)
+        loss = F.mse_loss(self.head(inputs), target)
+        return loss, {"loss": loss.item()}
+
     def _task_input(self, x: Tensor) -> Tensor:
         """What the task gives the head from target media ``x`` (the grey image for colourisation)."""
         return x
@@ -213,10 +220,7 @@ class ColouriseTask(HeadTask):
         return self.data.sample(batch_size, generator) + 0.5
 
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        with torch.no_grad():
-            inputs, target = self.view.input(grey(x)), self.view.target(x)
-        loss = F.mse_loss(self.head(inputs), target)
-        return loss, {"loss": loss.item()}
+        return self._regression_loss(grey(x), x)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -260,12 +264,7 @@ class SeparateTask(HeadTask):
         return _mixtures(self.sources, self.interference, batch_size, generator)
 
     def forward(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        mixture, source = batch
-        with torch.no_grad():
-            inputs, target = self.view.input(mixture), self.view.target(source)
-        prediction = self.head(inputs)
-        loss = F.mse_loss(prediction[..., : target.shape[-1]], target)
-        return loss, {"loss": loss.item()}
+        return self._regression_loss(*batch)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
