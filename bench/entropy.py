@@ -8,7 +8,8 @@ constriction codes each channel's symbols with that channel's table (its fast ar
 
     python bench/entropy.py [--repeats 7] [--out bench/results]
 
-With a GPU, walloc's CUDA coder is timed too, on a batch of 64 such latents (synchronised, per latent).
+walloc is also timed on a batch of 64 such latents in one call, on all CPU threads and, with a GPU, with its
+CUDA coder (CUDA-event timings, reported per latent). Symbols are 8-bit, so Msym/s / 1000 is GB/s of symbols.
 
 Writes bench/results/entropy-<device>.json and prints a markdown table.
 """
@@ -59,23 +60,24 @@ def bench_walloc(problem, repeats: int, threads: int) -> dict:
     return {"bytes": len(data), "encode_s": enc, "decode_s": dec}
 
 
-def bench_walloc_cuda(problem, repeats: int) -> list[tuple[str, dict]]:
-    """walloc's CUDA coder on a batch of 64 latents (one image's latents are too few to fill a GPU)."""
-    if not walloc.cuda_available():
-        return []
-    symbols, indexes, cdfs, lengths, offsets = (t.cuda() if i < 2 else t for i, t in enumerate(problem))
-    symbols, indexes = symbols.repeat(64, 1), indexes.repeat(64, 1)
+def batch_of_64(problem) -> tuple:
+    """64 copies of the latent, as one call: one image's latents are too few chunks to fill a GPU or 16 cores."""
+    symbols, indexes, cdfs, lengths, offsets = problem
+    return symbols.repeat(64, 1), indexes.repeat(64, 1), cdfs, lengths, offsets
+
+
+def bench_walloc_batch(problem, repeats: int, device: str) -> tuple[str, dict]:
+    """walloc's coder on a batch of 64 latents on ``device`` (CPU: all threads), per latent, synchronised."""
+    symbols, indexes, cdfs, lengths, offsets = batch_of_64(problem)
+    symbols, indexes = symbols.to(device), indexes.to(device)
     data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
     assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
-
-    def synced(fn):
-        return lambda: (fn(), torch.cuda.synchronize())
-
-    enc = median_seconds(synced(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets)), repeats)
-    dec = median_seconds(synced(lambda: rans_decode(data, indexes, cdfs, lengths, offsets)), repeats)
+    enc = median_seconds(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets), repeats, device)
+    dec = median_seconds(lambda: rans_decode(data, indexes, cdfs, lengths, offsets), repeats, device)
+    where = f"CUDA {torch.cuda.get_device_name()}" if device == "cuda" else f"{torch.get_num_threads()} threads"
     scale = 1 / 64  # report per the same 294,912-symbol latent as the other rows
-    return [(f"walloc rANS, CUDA {torch.cuda.get_device_name()} (batch 64)",
-             {"bytes": len(data) * scale, "encode_s": enc * scale, "decode_s": dec * scale})]
+    return (f"walloc rANS, {where} (batch 64)",
+            {"bytes": len(data) * scale, "encode_s": enc * scale, "decode_s": dec * scale})
 
 
 def bench_compressai(problem, repeats: int) -> list[tuple[str, dict]]:
@@ -155,7 +157,9 @@ def main() -> None:
     rows = [("walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
     if threads > 1:
         rows.append((f"walloc rANS, {threads} threads", bench_walloc(problem, args.repeats, threads)))
-    rows += bench_walloc_cuda(problem, args.repeats)
+    rows.append(bench_walloc_batch(problem, args.repeats, "cpu"))
+    if walloc.cuda_available():
+        rows.append(bench_walloc_batch(problem, args.repeats, "cuda"))
     rows += bench_compressai(problem, args.repeats)
     rows += bench_constriction(problem, args.repeats)
     results = []

@@ -12,28 +12,29 @@ out="${OUT:-bench/results}"
 mkdir -p "$out"
 log="$out/gpu-check.log"
 exec > >(tee "$log") 2>&1
+export PYTHONUNBUFFERED=1 CMAKE_BUILD_PARALLEL_LEVEL=16
+pytest_args=(-q -p no:cacheprovider --rootdir . -o addopts="--import-mode=importlib")
 
 python3 -m pip install -q --no-index --no-deps --target .site .whl/*.whl && export PYTHONPATH=$PWD/.site
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 time python3 -m pip install -q --no-build-isolation --no-deps .
 python3 -c "import walloc; print(walloc.build_info(), 'cuda_available', walloc.cuda_available())"
 
-echo "== full test suite"
-timeout 240 python3 -P -m pytest -q -p no:cacheprovider --rootdir . tests -o addopts="--import-mode=importlib"
+echo "== CUDA tests"
+timeout 120 python3 -P -m pytest "${pytest_args[@]}" -rs tests -k cuda
+echo "== full test suite (8 workers)"
+timeout 200 python3 -P -m pytest "${pytest_args[@]}" -n 8 tests
 
-echo "== compute-sanitizer over the CUDA tests (memcheck: all; racecheck: entropy)"
-if command -v compute-sanitizer >/dev/null; then
-  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
-    python3 -P -m pytest -q -x -o addopts="--import-mode=importlib" tests -k cuda
-  echo "memcheck exit: $?"
-  timeout 90 compute-sanitizer --tool racecheck --error-exitcode 1 \
-    python3 -P -m pytest -q -x -o addopts="--import-mode=importlib" tests/test_entropy.py -k cuda
-  echo "racecheck exit: $?"
-else
-  echo "compute-sanitizer not found"
-fi
+echo "== compute-sanitizer over the CUDA kernel tests (memcheck: all kernels; racecheck: entropy)"
+kernel_tests=(tests/test_wpt.py tests/test_quant.py tests/test_entropy.py)
+timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
+  python3 -P -m pytest "${pytest_args[@]}" -x "${kernel_tests[@]}" -k cuda
+echo "memcheck exit: $?"
+timeout 90 compute-sanitizer --tool racecheck --error-exitcode 1 \
+  python3 -P -m pytest "${pytest_args[@]}" -x tests/test_entropy.py -k cuda
+echo "racecheck exit: $?"
 
 echo "== benchmarks"
-timeout 120 python3 bench/wpt.py --repeats 10 --out "$out"
-timeout 90 python3 bench/entropy.py --repeats 10 --out "$out"
-timeout 120 python3 bench/throughput.py --repeats 5 --skip-reference --out "$out"
+timeout 90 python3 bench/wpt.py --devices cuda --repeats 10 --out "$out"
+timeout 60 python3 bench/entropy.py --repeats 10 --out "$out"
+timeout 90 python3 bench/throughput.py --devices cuda --repeats 5 --skip-reference --out "$out"

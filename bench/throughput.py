@@ -1,6 +1,6 @@
 """End-to-end speed of codecs, tensor to bytes and back: walloc codecs, the reference WaLLoC package on the same
 weights (its decoder width, 768), and JPEG/WebP/AVIF (Pillow) or Opus/MP3/AAC (PyAV); CPU with 1 thread and
-with all threads, CUDA when present (synchronised timings).
+with all threads, CUDA when present (synchronised timings; image codecs also on a batch of 64).
 
     python bench/throughput.py [--repeats 5] [--skip-reference]
 
@@ -86,9 +86,13 @@ def image_cases(image: torch.Tensor, device: str, with_reference: bool) -> list[
     """Every image codec on one image; walloc and the reference also on a batch of 16 (encode only)."""
     x = image.float().unsqueeze(0) / 255
     cases = []
+    gpu_batch = x.to(device).expand(64, -1, -1, -1).contiguous() if device == "cuda" else None
     for codec in (walloc.load(n, device) for n in walloc.available_codecs()):
         if codec.kind == "image":
             cases.append(Case(f"walloc {codec.name}", lambda c=codec: c.compress(x), lambda d, c=codec: c.decompress(d)))
+            if device == "cuda":  # a GPU needs a batch to fill it
+                cases.append(Case(f"walloc {codec.name}, batch of 64", lambda c=codec: c.compress(gpu_batch),
+                                  lambda d, c=codec: c.decompress(d), items=64))
     if with_reference:
         encode, decode, ours = reference_pair(device)
         torch.testing.assert_close(ours.decompress(ours.compress(x)), decode(encode(x)), atol=1e-4, rtol=0)
@@ -139,13 +143,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--devices", nargs="+", choices=["cpu", "cuda"],
+                        default=["cpu"] + (["cuda"] if walloc.cuda_available() else []))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     images = find_media([KODAK if KODAK.is_dir() else ROOT / "samples"], "image")
     image = read_image(images[0])
     audio, rate = read_audio(ROOT / "samples" / "amen.flac")
     audio = audio.repeat(1, 3)[:, : 10 * rate]
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and walloc.cuda_available() else [])
+    devices = args.devices
     all_threads = torch.get_num_threads()
     results = []
     for device in devices:

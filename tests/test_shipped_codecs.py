@@ -3,6 +3,8 @@ and a stream written on the machine that trained them decodes here."""
 
 from pathlib import Path
 
+import pytest
+import torch
 
 import walloc
 from walloc import metrics
@@ -43,3 +45,20 @@ def test_a_stream_from_another_machine_decodes_to_the_same_image():
     expected = read_image(DATA / "rgb16x-crop-decoded.png").float()
     difference = ((decoded[0] * 255).round() - expected).abs()
     assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
+
+
+@pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
+def test_streams_cross_between_cpu_and_cuda():
+    """A stream written on either device decodes on the other: the latents are identical integers; pixels
+    agree to float32 rounding of the convolutions (one level at most, rarely); encoding on the GPU rounds to
+    the CPU's symbols except at near ties."""
+    image = read_image(ROOT / "samples" / "chelsea.png")
+    cpu, gpu = walloc.load("rgb-16x"), walloc.load("rgb-16x", "cuda")
+    from_cpu, from_gpu = cpu.compress(image), gpu.compress(image)
+    for data in (from_cpu, from_gpu):
+        assert torch.equal(cpu._unpack(data)[1], gpu._unpack(data)[1].cpu())
+        on_cpu, on_gpu = (cpu.decompress(data) * 255).round(), (gpu.decompress(data).cpu() * 255).round()
+        difference = (on_cpu - on_gpu).abs()
+        assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
+    symbols_cpu, symbols_gpu = cpu._unpack(from_cpu)[1], cpu._unpack(from_gpu)[1]
+    assert (symbols_cpu != symbols_gpu).float().mean() < 1e-3

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import BitstreamError
-from .base import Codec
+from .base import Codec, exact_float32
 
 
 class AudioCodec(Codec):
@@ -66,7 +66,8 @@ class AudioCodec(Codec):
         self._check_rate(sample_rate)
         x = self._group(self.as_batch(audio))
         x = F.pad(x, (0, -x.shape[-1] % self.block))
-        return self.model.encode(x * 0.5)
+        with exact_float32():
+            return self.model.encode(x * 0.5)
 
     @torch.no_grad()
     def decode(self, latents: Tensor, channels: int | None = None) -> Tensor:
@@ -74,7 +75,8 @@ class AudioCodec(Codec):
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
-        y = self.model.decode(latents) * 2
+        with exact_float32():
+            y = self.model.decode(latents) * 2
         return y if channels is None else self._ungroup(y, channels)
 
     def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:

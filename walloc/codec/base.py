@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 from torch import Tensor
 
@@ -10,6 +13,19 @@ from ..entropy.adaptive import compress_symbols, decompress_symbols
 from ..errors import BitstreamError
 from ..models import WallocAudioModel, WallocImageModel
 from .package import weights_fingerprint
+
+
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """Full float32 convolutions on CUDA (no TF32), so latents round to the same symbols on GPU and CPU
+    except at exact ties, and decoded media agree across devices to float32 rounding."""
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        previous = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = previous
 
 
 class Codec:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import BitstreamError
-from .base import Codec
+from .base import Codec, exact_float32
 
 
 class ImageCodec(Codec):
@@ -57,7 +57,8 @@ class ImageCodec(Codec):
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
         x = self._pad(self.as_batch(images)) - 0.5
-        return self.model.encode(x)
+        with exact_float32():
+            return self.model.encode(x)
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
@@ -65,7 +66,8 @@ class ImageCodec(Codec):
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 4 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, h, w), got shape {tuple(latents.shape)}")
-        return self.model.decode(latents) + 0.5
+        with exact_float32():
+            return self.model.decode(latents) + 0.5
 
     def compress(self, images) -> bytes:
         """A walloc bitstream of the images (rounded latents, adaptively entropy-coded)."""
