@@ -1,5 +1,12 @@
-// CUDA wavelet packet transforms: the same polyphase banks, layouts and per-output tap order as wpt_cpu.cpp,
-// one thread per output coefficient, one launch per pass (columns, rows) per level.
+// CUDA wavelet packet transforms: the same polyphase banks, layouts and per-output tap order as wpt_cpu.cpp.
+//
+// Fast path: a 2-D full packet tree is the tensor product of two 1-D full packet trees (the row and column
+// filters of every level commute), so it runs as two kernels that each do *all* levels along one axis in
+// shared memory: one block per row (the whole periodic row fits), then one block per strip of columns one
+// 32-byte sector wide. Each kernel reads and writes the data once, so a forward or inverse moves it twice,
+// instead of twice per level. The 2-D channel of row path p_w and column path p_h interleaves their bits
+// (child = column band + 2 * row band at every level, PyWavelets' natural order). Rows or columns too long
+// for shared memory take the general path: one thread per coefficient, one launch per pass per level.
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -150,6 +157,190 @@ void check_launch(const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 
+// ---- Fused packet trees along one axis, in shared memory ----
+
+constexpr int kTreeThreads = 256;
+constexpr int kMaxTreeSharedBytes = 96 * 1024;  // opted in above the default 48 KB (sm_70 and later allow more)
+
+__device__ __forceinline__ int wrap32(int a, int m) {
+  const int r = a % m;
+  return r < 0 ? r + m : r;
+}
+
+// One level of splits along an axis of `n` samples held in `a` (stride `lanes` between samples, `lanes`
+// independent signals side by side): packets of length 2m become child pairs of length m, in place of order.
+template <typename T>
+__device__ __forceinline__ void split_level(const T* a, T* b, int n, int m, int lanes, const DeviceBank<T>& bank) {
+  for (int i = threadIdx.x; i < n * lanes; i += blockDim.x) {
+    const int lane = i % lanes, j = i / lanes;
+    const int o = j % m, pk = j / m;
+    const T* packet = a + (pk >> 1) * 2 * m * lanes + lane;
+    b[i] = apply_taps(bank, pk & 1, [&](int src, int shift) { return packet[(2 * wrap32(o + shift, m) + src) * lanes]; });
+  }
+}
+
+// The inverse: child pairs of length m become packets of length 2m.
+template <typename T>
+__device__ __forceinline__ void merge_level(const T* a, T* b, int n, int m, int lanes, const DeviceBank<T>& bank) {
+  for (int i = threadIdx.x; i < n * lanes; i += blockDim.x) {
+    const int lane = i % lanes, j = i / lanes;
+    const int p = j / (2 * m), r = j % (2 * m);
+    const int o = r >> 1, k = r & 1;
+    const T* kids = a + p * 2 * m * lanes + lane;
+    b[i] = apply_taps(bank, k, [&](int src, int shift) { return kids[(src * m + wrap32(o + shift, m)) * lanes]; });
+  }
+}
+
+// All `levels` levels on the block's signals in shared memory; returns the buffer holding the result.
+template <typename T>
+__device__ __forceinline__ T* run_tree(T* a, T* b, BankKind kind, int n, int levels, int lanes, const DeviceBank<T>& bank) {
+  for (int step = 0; step < levels; ++step) {
+    __syncthreads();
+    if (kind == BankKind::Split) {
+      split_level(a, b, n, n >> (step + 1), lanes, bank);
+    } else {
+      merge_level(a, b, n, n >> (levels - step), lanes, bank);
+    }
+    T* t = a;
+    a = b;
+    b = t;
+  }
+  __syncthreads();
+  return a;
+}
+
+// Row trees. Signal side: rows of `n` contiguous samples, row r = plane * height + y. Packet side:
+// (planes, 2**levels, height, n >> levels). Split reads the signal side and writes the packet side; merge the
+// reverse. 1-D transforms are this with height 1.
+template <typename T>
+__global__ void row_trees(const T* __restrict__ in, T* __restrict__ out, BankKind kind, int n, int levels,
+                          int height, DeviceBank<T> bank) {
+  extern __shared__ unsigned char shared_raw[];
+  T* a = reinterpret_cast<T*>(shared_raw);
+  T* b = a + n;
+  const int64_t row = blockIdx.x, plane = row / height, y = row % height;
+  const int q = n >> levels, packets = 1 << levels;
+  const int64_t packet_base = plane * packets * int64_t(height) * q + y * q;  // + p * height * q + x
+  const int64_t packet_stride = int64_t(height) * q;
+  const bool split = kind == BankKind::Split;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    a[i] = split ? in[row * n + i] : in[packet_base + (i / q) * packet_stride + i % q];
+  }
+  const T* result = run_tree(a, b, kind, n, levels, 1, bank);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    if (split) {
+      out[packet_base + (i / q) * packet_stride + i % q] = result[i];
+    } else {
+      out[row * n + i] = result[i];
+    }
+  }
+}
+
+// Column trees over the row trees' packet side (planes * 2**levels sheets of height x q). Each block takes
+// `lanes` adjacent columns of one sheet. Split writes the 2-D packets (planes, 4**levels, height >> levels, q)
+// with channel = the interleaved bits of the column path p_h and the sheet's row path p_w; merge the reverse.
+template <typename T>
+__global__ void column_trees(const T* __restrict__ in, T* __restrict__ out, BankKind kind, int height, int q,
+                             int levels, int lanes, DeviceBank<T> bank) {
+  extern __shared__ unsigned char shared_raw[];
+  T* a = reinterpret_cast<T*>(shared_raw);
+  T* b = a + int64_t(height) * lanes;
+  const int strips = (q + lanes - 1) / lanes;
+  const int64_t sheet = blockIdx.x / strips;
+  const int x0 = (blockIdx.x % strips) * lanes;
+  const int packets = 1 << levels, qh = height >> levels;
+  const int64_t plane = sheet / packets;
+  const int pw = static_cast<int>(sheet % packets);
+  const bool split = kind == BankKind::Split;
+  // Element (j, lane) of the column signal: j = p_h * qh + y' on the packet side.
+  auto packet_index = [&](int j, int x) -> int64_t {
+    const int ph = j / qh, yq = j % qh;
+    int channel = 0;
+    for (int l = levels - 1; l >= 0; --l) channel = channel * 4 + ((ph >> l) & 1) + 2 * ((pw >> l) & 1);
+    return ((plane * packets * packets + channel) * qh + yq) * int64_t(q) + x;
+  };
+  const int64_t sheet_base = sheet * int64_t(height) * q;
+  for (int i = threadIdx.x; i < height * lanes; i += blockDim.x) {
+    const int lane = i % lanes, j = i / lanes, x = x0 + lane;
+    a[i] = x >= q ? T(0) : split ? in[sheet_base + int64_t(j) * q + x] : in[packet_index(j, x)];
+  }
+  const T* result = run_tree(a, b, kind, height, levels, lanes, bank);
+  for (int i = threadIdx.x; i < height * lanes; i += blockDim.x) {
+    const int lane = i % lanes, j = i / lanes, x = x0 + lane;
+    if (x >= q) continue;
+    if (split) {
+      out[packet_index(j, x)] = result[i];
+    } else {
+      out[sheet_base + int64_t(j) * q + x] = result[i];
+    }
+  }
+}
+
+// Shared bytes of each fused kernel; a kernel runs only where they fit (and its grid fits int32 blocks).
+template <typename T>
+size_t row_tree_bytes(int64_t n) { return 2 * n * sizeof(T); }
+template <typename T>
+int column_tree_lanes() { return static_cast<int>(32 / sizeof(T)); }  // one 32-byte sector per row of a strip
+template <typename T>
+size_t column_tree_bytes(int64_t height) { return 2 * height * column_tree_lanes<T>() * sizeof(T); }
+template <typename T>
+int64_t column_tree_blocks(int64_t planes, int64_t q, int levels) {
+  return planes * (int64_t(1) << levels) * ((q + column_tree_lanes<T>() - 1) / column_tree_lanes<T>());
+}
+
+template <typename Kernel>
+void reserve_shared(Kernel kernel, size_t bytes) {
+  if (bytes > 48 * 1024) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  }
+}
+
+template <typename T>
+bool row_trees_fit(int64_t rows, int64_t n) {
+  return rows <= INT32_MAX && n <= INT32_MAX && row_tree_bytes<T>(n) <= kMaxTreeSharedBytes;
+}
+
+template <typename T>
+void launch_row_trees(const T* in, T* out, BankKind kind, int64_t rows, int64_t n, int levels, int64_t height,
+                      const DeviceBank<T>& bank, cudaStream_t s) {
+  const size_t bytes = row_tree_bytes<T>(n);
+  reserve_shared(row_trees<T>, bytes);
+  row_trees<T><<<static_cast<unsigned>(rows), kTreeThreads, bytes, s>>>(in, out, kind, static_cast<int>(n), levels,
+                                                                        static_cast<int>(height), bank);
+  check_launch("walloc wpt rows");
+}
+
+template <typename T>
+void launch_column_trees(const T* in, T* out, BankKind kind, int64_t planes, int64_t height, int64_t q, int levels,
+                         const DeviceBank<T>& bank, cudaStream_t s) {
+  const size_t bytes = column_tree_bytes<T>(height);
+  reserve_shared(column_trees<T>, bytes);
+  column_trees<T><<<static_cast<unsigned>(column_tree_blocks<T>(planes, q, levels)), kTreeThreads, bytes, s>>>(
+      in, out, kind, static_cast<int>(height), static_cast<int>(q), levels, column_tree_lanes<T>(), bank);
+  check_launch("walloc wpt columns");
+}
+
+// The fused 2-D transform when both axes fit in shared memory; false (nothing launched) otherwise.
+template <typename T>
+bool fused_wpt2d(BankKind kind, const T* x, T* y, T* workspace, int64_t planes, int64_t height, int64_t width,
+                 const DeviceBank<T>& bank, int levels, cudaStream_t s) {
+  const int64_t q = width >> levels;
+  if (!row_trees_fit<T>(planes * height, width) || column_tree_bytes<T>(height) > kMaxTreeSharedBytes ||
+      column_tree_blocks<T>(planes, q, levels) > INT32_MAX) {
+    return false;
+  }
+  if (kind == BankKind::Split) {
+    launch_row_trees<T>(x, workspace, kind, planes * height, width, levels, height, bank, s);
+    launch_column_trees<T>(workspace, y, kind, planes, height, q, levels, bank, s);
+  } else {
+    launch_column_trees<T>(x, workspace, kind, planes, height, q, levels, bank, s);
+    launch_row_trees<T>(workspace, y, kind, planes * height, width, levels, height, bank, s);
+  }
+  return true;
+}
+
+// ---- General path ----
+
 template <typename T>
 T* level_target(int steps_left, T* output, T* scratch) {
   return steps_left % 2 == 0 ? output : scratch;
@@ -163,6 +354,10 @@ void wpt1d_cuda(BankKind kind, const T* x, T* y, T* workspace, int64_t planes, i
   if (planes == 0 || length == 0) return;
   const DeviceBank<T> dbank = to_device_bank<T>(bank);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (levels > 0 && row_trees_fit<T>(planes, length)) {
+    launch_row_trees<T>(x, y, kind, planes, length, levels, 1, dbank, s);
+    return;
+  }
   const int64_t total = planes * length;
   const T* in = x;
   for (int step = 0; step < levels; ++step) {
@@ -187,6 +382,7 @@ void wpt2d_cuda(BankKind kind, const T* x, T* y, T* workspace, int64_t planes, i
   if (planes == 0 || height == 0 || width == 0) return;
   const DeviceBank<T> dbank = to_device_bank<T>(bank);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (levels > 0 && fused_wpt2d(kind, x, y, workspace, planes, height, width, dbank, levels, s)) return;
   const int64_t total = planes * height * width;
   T* columns = workspace;
   T* scratch = workspace + total;
