@@ -4,6 +4,7 @@ real steps on small data, the exported head reloads, and the input views are che
 import csv
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,3 +166,20 @@ def test_factorized_prior_baseline_trains_and_codes(digit_folder, tmp_path):
     image = (torch.rand(3, 20, 30) * 255).to(torch.uint8)
     data = codec.compress(image)
     assert codec.decompress(data).shape == (1, 3, 20, 30) and codec.name == "fp-test"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch here")
+def test_heads_train_on_cuda(codec_path, digit_folder, audio_folders, tmp_path):
+    configs = [_head_config("colourise", [digit_folder], tmp_path / "colour",
+                            {"codec": "tiny-image-0", "input": "latent", "width": 16, "depth": 2}, crop=16),
+               _head_config("classify", [digit_folder], tmp_path / "classify",
+                            {"codec": "tiny-image-0", "input": "latent", "width": 16, "depth": 2}),
+               _head_config("separate", [audio_folders / "tones"], tmp_path / "separate",
+                            {"codec": "tiny-audio-0", "input": "latent", "width": 16, "depth": 2},
+                            interference=[str(audio_folders / "noise")], holdout=1, segment=2048)]
+    for config in configs:
+        out = Path(config["out"])
+        train(TrainConfig(**config, device="cuda"))
+        rows = _rows(out)
+        metric = {"colourise": "val_psnr_db", "classify": "val_accuracy", "separate": "val_si_sdr_db"}[config["kind"]]
+        assert len(rows) == 6 and np.isfinite(float(rows[-1][metric]))

@@ -95,6 +95,7 @@ def test_corrupt_and_lying_streams_raise_bitstream_errors(fitted):
 
 
 def test_cli_round_trip_through_mp4(clip, tmp_path):
+    pytest.importorskip("av", reason="reading and writing MP4 needs PyAV (the video extra installs it)")
     from walloc.media import read_video, write_video
 
     write_video(clip, 8, tmp_path / "in.mp4")
@@ -114,3 +115,15 @@ def test_cli_round_trip_through_mp4(clip, tmp_path):
     bad = subprocess.run(run + ["decompress", str(tmp_path / "clip.wlv"), str(tmp_path / "out.png")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 1 and "video" in bad.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch here")
+def test_fit_on_cuda_leaves_an_exact_cpu_codec(clip):
+    codec = NervCodec("nervpp", "XS").fit(clip, epochs=3, fps=8, device="cuda")
+    assert next(codec.model.parameters()).device.type == "cpu"
+    target = clip.float() / 255
+    mse_start = ((build_nerv("nervpp", codec.arguments)(torch.arange(1, 9) / 8) - target) ** 2).mean()
+    assert ((codec.decode() - target) ** 2).mean() < mse_start
+    data = codec.compress(bits=8, prune=0.3, finetune_epochs=1)  # the fine-tuning runs on CUDA again
+    assert next(codec.model.parameters()).device.type == "cpu"
+    assert torch.equal(decompress(data).decode(), decompress(data).decode())

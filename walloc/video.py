@@ -50,10 +50,12 @@ class NervCodec:
         return f"NervCodec(arch={self.arch!r}, size={self.size!r}{fitted})"
 
     def fit(self, frames: Tensor, epochs: int = 300, time_budget: float | None = None, batch_size: int = 1,
-            lr: float = 5e-4, fps: float = 25.0, out: str | Path | None = None, seed: int = 0) -> NervCodec:
+            lr: float = 5e-4, fps: float = 25.0, out: str | Path | None = None, seed: int = 0,
+            device: str | None = None) -> NervCodec:
         """Fits the network to ``frames`` (T, 3, H, W), uint8 or float in [0, 1], for ``epochs`` passes (or until
-        ``time_budget`` seconds): Adam (0.5, 0.999), cosine schedule with 20% warm-up (NeRV's). With ``out``,
-        the run's log, plot and checkpoint go there and an interrupted fit resumes."""
+        ``time_budget`` seconds): Adam (0.5, 0.999), cosine schedule with 20% warm-up (NeRV's), on ``device``
+        (default: CUDA when present). With ``out``, the run's log, plot and checkpoint go there and an
+        interrupted fit resumes. The fitted network is kept on the CPU, where decoding is exact."""
         from .training import TrainConfig
         from .training.loop import run
         from .training.video_task import VideoFitTask
@@ -65,12 +67,14 @@ class NervCodec:
                              model={"arch": self.arch, "size": self.size},
                              batch_size=batch_size, steps=steps, time_budget_s=time_budget, lr=lr,
                              warmup_steps=max(1, steps // 5), seed=seed, log_every=max(1, len(frames) // batch_size),
-                             validate_every=max(1, steps // 10), checkpoint_every=max(1, steps // 10))
+                             validate_every=max(1, steps // 10), checkpoint_every=max(1, steps // 10),
+                             device=device)
         torch.manual_seed(seed)
         task = VideoFitTask(config, frames, fps)
         try:
             run(task, config)
         finally:
+            task.to_device(torch.device("cpu"))
             if scratch is not None:
                 scratch.cleanup()
         self.model, self.arguments = task.model.eval(), task.arguments
@@ -122,7 +126,10 @@ class NervCodec:
             tune = type(config)(**{**config.to_dict(), "name": f"{config.name}-pruned", "out": scratch,
                                    "steps": steps, "time_budget_s": None, "lr": config.lr * 0.1,
                                    "warmup_steps": 1, "validate_every": steps, "checkpoint_every": steps})
-            run(task, tune, resume=False)
+            try:
+                run(task, tune, resume=False)
+            finally:
+                task.to_device(torch.device("cpu"))
         for module, name in targets:
             prune.remove(module, name)
         model.eval()

@@ -9,6 +9,8 @@
 // for shared memory take the general path: one thread per coefficient, one launch per pass per level.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +25,7 @@ constexpr int kThreads = 256;
 // Taps passed by value as a kernel parameter: no constant-memory races between streams.
 template <typename T>
 struct DeviceBank {
+  int reach;  // the largest |shift|: indices o + shift of bands longer than this wrap by one add or subtract
   int count[2];
   int src[2][kMaxTaps];
   int shift[2][kMaxTaps];
@@ -32,6 +35,7 @@ struct DeviceBank {
 template <typename T>
 DeviceBank<T> to_device_bank(const PolyphaseBank& bank) {
   DeviceBank<T> d{};
+  d.reach = std::max(std::abs(bank.min_shift), std::abs(bank.max_shift));
   for (int k = 0; k < 2; ++k) {
     const size_t n = bank.src[k].size();
     if (n > static_cast<size_t>(kMaxTaps)) {
@@ -162,44 +166,54 @@ void check_launch(const char* what) {
 constexpr int kTreeThreads = 256;
 constexpr int kMaxTreeSharedBytes = 96 * 1024;  // opted in above the default 48 KB (sm_70 and later allow more)
 
+// a mod m for a in [-m, 2m) (Near: bands at least as long as the bank's reach), any a otherwise. The integer
+// remainder per tap, not memory, bounded these kernels before the Near form.
+template <bool Near>
 __device__ __forceinline__ int wrap32(int a, int m) {
+  if (Near) return a < 0 ? a + m : (a >= m ? a - m : a);
   const int r = a % m;
   return r < 0 ? r + m : r;
 }
 
-// One level of splits along an axis of `n` samples held in `a` (stride `lanes` between samples, `lanes`
-// independent signals side by side): packets of length 2m become child pairs of length m, in place of order.
-template <typename T>
-__device__ __forceinline__ void split_level(const T* a, T* b, int n, int m, int lanes, const DeviceBank<T>& bank) {
-  for (int i = threadIdx.x; i < n * lanes; i += blockDim.x) {
-    const int lane = i % lanes, j = i / lanes;
+// One level of splits along an axis of `n` samples held in `a` (sample j of lane l at j * 2**lane_bits + l,
+// the lanes being independent signals side by side): packets of length 2m become child pairs of length m.
+template <bool Near, typename T>
+__device__ __forceinline__ void split_level(const T* a, T* b, int n, int m, int lane_bits, const DeviceBank<T>& bank) {
+  const int lanes = 1 << lane_bits;
+  for (int i = threadIdx.x; i < n << lane_bits; i += blockDim.x) {
+    const int lane = i & (lanes - 1), j = i >> lane_bits;
     const int o = j % m, pk = j / m;
-    const T* packet = a + (pk >> 1) * 2 * m * lanes + lane;
-    b[i] = apply_taps(bank, pk & 1, [&](int src, int shift) { return packet[(2 * wrap32(o + shift, m) + src) * lanes]; });
+    const T* packet = a + (((pk >> 1) * 2 * m) << lane_bits) + lane;
+    b[i] = apply_taps(bank, pk & 1,
+                      [&](int src, int shift) { return packet[(2 * wrap32<Near>(o + shift, m) + src) << lane_bits]; });
   }
 }
 
 // The inverse: child pairs of length m become packets of length 2m.
-template <typename T>
-__device__ __forceinline__ void merge_level(const T* a, T* b, int n, int m, int lanes, const DeviceBank<T>& bank) {
-  for (int i = threadIdx.x; i < n * lanes; i += blockDim.x) {
-    const int lane = i % lanes, j = i / lanes;
-    const int p = j / (2 * m), r = j % (2 * m);
+template <bool Near, typename T>
+__device__ __forceinline__ void merge_level(const T* a, T* b, int n, int m, int lane_bits, const DeviceBank<T>& bank) {
+  const int lanes = 1 << lane_bits;
+  for (int i = threadIdx.x; i < n << lane_bits; i += blockDim.x) {
+    const int lane = i & (lanes - 1), j = i >> lane_bits;
+    const int p = j / (2 * m), r = j - p * 2 * m;
     const int o = r >> 1, k = r & 1;
-    const T* kids = a + p * 2 * m * lanes + lane;
-    b[i] = apply_taps(bank, k, [&](int src, int shift) { return kids[(src * m + wrap32(o + shift, m)) * lanes]; });
+    const T* kids = a + ((p * 2 * m) << lane_bits) + lane;
+    b[i] = apply_taps(bank, k,
+                      [&](int src, int shift) { return kids[(src * m + wrap32<Near>(o + shift, m)) << lane_bits]; });
   }
 }
 
 // All `levels` levels on the block's signals in shared memory; returns the buffer holding the result.
 template <typename T>
-__device__ __forceinline__ T* run_tree(T* a, T* b, BankKind kind, int n, int levels, int lanes, const DeviceBank<T>& bank) {
+__device__ __forceinline__ T* run_tree(T* a, T* b, BankKind kind, int n, int levels, int lane_bits,
+                                       const DeviceBank<T>& bank) {
   for (int step = 0; step < levels; ++step) {
     __syncthreads();
+    const int m = kind == BankKind::Split ? n >> (step + 1) : n >> (levels - step);
     if (kind == BankKind::Split) {
-      split_level(a, b, n, n >> (step + 1), lanes, bank);
+      m >= bank.reach ? split_level<true>(a, b, n, m, lane_bits, bank) : split_level<false>(a, b, n, m, lane_bits, bank);
     } else {
-      merge_level(a, b, n, n >> (levels - step), lanes, bank);
+      m >= bank.reach ? merge_level<true>(a, b, n, m, lane_bits, bank) : merge_level<false>(a, b, n, m, lane_bits, bank);
     }
     T* t = a;
     a = b;
@@ -226,7 +240,7 @@ __global__ void row_trees(const T* __restrict__ in, T* __restrict__ out, BankKin
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     a[i] = split ? in[row * n + i] : in[packet_base + (i / q) * packet_stride + i % q];
   }
-  const T* result = run_tree(a, b, kind, n, levels, 1, bank);
+  const T* result = run_tree(a, b, kind, n, levels, 0, bank);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     if (split) {
       out[packet_base + (i / q) * packet_stride + i % q] = result[i];
@@ -241,7 +255,8 @@ __global__ void row_trees(const T* __restrict__ in, T* __restrict__ out, BankKin
 // with channel = the interleaved bits of the column path p_h and the sheet's row path p_w; merge the reverse.
 template <typename T>
 __global__ void column_trees(const T* __restrict__ in, T* __restrict__ out, BankKind kind, int height, int q,
-                             int levels, int lanes, DeviceBank<T> bank) {
+                             int levels, int lane_bits, DeviceBank<T> bank) {
+  const int lanes = 1 << lane_bits;
   extern __shared__ unsigned char shared_raw[];
   T* a = reinterpret_cast<T*>(shared_raw);
   T* b = a + int64_t(height) * lanes;
@@ -261,12 +276,12 @@ __global__ void column_trees(const T* __restrict__ in, T* __restrict__ out, Bank
   };
   const int64_t sheet_base = sheet * int64_t(height) * q;
   for (int i = threadIdx.x; i < height * lanes; i += blockDim.x) {
-    const int lane = i % lanes, j = i / lanes, x = x0 + lane;
+    const int lane = i & (lanes - 1), j = i >> lane_bits, x = x0 + lane;
     a[i] = x >= q ? T(0) : split ? in[sheet_base + int64_t(j) * q + x] : in[packet_index(j, x)];
   }
-  const T* result = run_tree(a, b, kind, height, levels, lanes, bank);
+  const T* result = run_tree(a, b, kind, height, levels, lane_bits, bank);
   for (int i = threadIdx.x; i < height * lanes; i += blockDim.x) {
-    const int lane = i % lanes, j = i / lanes, x = x0 + lane;
+    const int lane = i & (lanes - 1), j = i >> lane_bits, x = x0 + lane;
     if (x >= q) continue;
     if (split) {
       out[packet_index(j, x)] = result[i];
@@ -280,7 +295,9 @@ __global__ void column_trees(const T* __restrict__ in, T* __restrict__ out, Bank
 template <typename T>
 size_t row_tree_bytes(int64_t n) { return 2 * n * sizeof(T); }
 template <typename T>
-int column_tree_lanes() { return static_cast<int>(32 / sizeof(T)); }  // one 32-byte sector per row of a strip
+int column_tree_lane_bits() { return sizeof(T) == 4 ? 3 : 2; }  // one 32-byte memory sector per row of a strip
+template <typename T>
+int column_tree_lanes() { return 1 << column_tree_lane_bits<T>(); }
 template <typename T>
 size_t column_tree_bytes(int64_t height) { return 2 * height * column_tree_lanes<T>() * sizeof(T); }
 template <typename T>
@@ -316,7 +333,7 @@ void launch_column_trees(const T* in, T* out, BankKind kind, int64_t planes, int
   const size_t bytes = column_tree_bytes<T>(height);
   reserve_shared(column_trees<T>, bytes);
   column_trees<T><<<static_cast<unsigned>(column_tree_blocks<T>(planes, q, levels)), kTreeThreads, bytes, s>>>(
-      in, out, kind, static_cast<int>(height), static_cast<int>(q), levels, column_tree_lanes<T>(), bank);
+      in, out, kind, static_cast<int>(height), static_cast<int>(q), levels, column_tree_lane_bits<T>(), bank);
   check_launch("walloc wpt columns");
 }
 

@@ -95,10 +95,10 @@ class CodecTask(Task):
         generator = torch.Generator().manual_seed(1234)
         mses, bits, count = [], 0, 0
         for _ in range(2):
-            x = self.val_data.sample(4, generator)
+            x = self.val_data.sample(4, generator).to(self.device)
             x_hat, latents = self.model(x)
             mses.append(F.mse_loss(x_hat, x).item())
-            symbols = (latents + 2 ** (self.model.latent_bits - 1)).to(torch.int32)
+            symbols = (latents + 2 ** (self.model.latent_bits - 1)).to(torch.int32).cpu()
             bits += 8 * len(compress_symbols(symbols, self.model.latent_bits))
             count += x.shape[0] * samples_per_item(x)
         return {"val_psnr_db": psnr_full_range(sum(mses) / len(mses)), "val_rate": bits / count}

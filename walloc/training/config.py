@@ -48,6 +48,7 @@ class TrainConfig:
     validate_every: int = 250
     checkpoint_every: int = 250
     threads: int | None = None     # torch CPU threads per process
+    device: str | None = None      # "cpu", "cuda"; None: CUDA when present (under torchrun, the local rank's GPU)
     interference: list[str] | None = None  # "separate" only: what is mixed into the source
 
     KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video")

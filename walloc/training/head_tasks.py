@@ -85,6 +85,10 @@ class HeadTask(Task):
         self.num_classes = num_classes
         self.head = H.build_head(config.kind, arguments, codec, num_classes)
 
+    def to_device(self, device: torch.device) -> "HeadTask":
+        self.codec.to(device)  # frozen, outside the module tree
+        return self.to(device)
+
     def predict(self, x: Tensor) -> Tensor:
         """Media in, the head's output as media (decoded by the codec for latent heads)."""
         return self.view.media(self.head(self.view.input(self._task_input(x))), x)
@@ -167,8 +171,8 @@ class ClassifyTask(HeadTask):
     @torch.no_grad()
     def accuracy(self, x: Tensor, y: Tensor) -> float:
         """Top-1 accuracy (%) on prepared inputs ``x``."""
-        predictions = torch.cat([self.head(b).argmax(1) for b in x.split(500)])
-        return 100 * (predictions == y).float().mean().item()
+        predictions = torch.cat([self.head(b.to(self.device)).argmax(1).cpu() for b in x.split(500)])
+        return 100 * (predictions == y.cpu()).float().mean().item()
 
 
 def _class_folder(config: TrainConfig) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None, list[str]]:
@@ -226,7 +230,8 @@ class ColouriseTask(HeadTask):
     def validate(self) -> dict[str, float]:
         if self.val is None:
             return {}
-        return {"val_psnr_db": metrics.psnr(self.predict(self.val).clamp(0, 1), self.val)}
+        val = self.val.to(self.device)
+        return {"val_psnr_db": metrics.psnr(self.predict(val).clamp(0, 1), val)}
 
 
 class SeparateTask(HeadTask):
@@ -270,7 +275,7 @@ class SeparateTask(HeadTask):
     def validate(self) -> dict[str, float]:
         if self.val is None:
             return {}
-        mixture, source = self.val
+        mixture, source = (t.to(self.device) for t in self.val)
         return {"val_si_sdr_db": metrics.si_sdr(source, self.predict(mixture))}
 
 

@@ -25,12 +25,36 @@ from .task import Task
 _FIXED_FIELDS = ["step", "elapsed_s", "lr"]
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size), initialising the process group when launched by torchrun."""
+def training_device(name: str | None) -> torch.device:
+    """The config's device, or CUDA when present; a CUDA process of torchrun takes its local rank's GPU."""
+    device = torch.device(name if name else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: no CUDA device is visible to torch here")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size), initialising the process group when launched by torchrun: NCCL between GPUs,
+    gloo between CPU processes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _to_device(batch, device: torch.device):
+    """A batch (a tensor, or a tuple / list / dict of them) on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
 
 
 def build_task(config: TrainConfig) -> Task:
@@ -78,8 +102,11 @@ def _plot(task: Task, log_path: Path, png_path: Path) -> None:
 
 
 def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
-    """Trains ``task`` under ``config``'s schedule and logging; returns the exported folder."""
-    rank, world = _distributed()
+    """Trains ``task`` under ``config``'s schedule and logging on ``config.device``; returns the exported
+    folder. The task stays on that device."""
+    device = training_device(config.device)
+    rank, world = _distributed(device)
+    task.to_device(device)
     out = Path(config.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +119,10 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
     if world > 1:
         for p in task.parameters():  # every rank starts from rank 0's weights
             dist.broadcast(p.data, 0)
-    wrapped = nn.parallel.DistributedDataParallel(task) if world > 1 else task
+    if world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(task, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        wrapped = task
     generator = torch.Generator().manual_seed(config.seed * 1000 + rank + step * 7919)
 
     from tqdm import tqdm
@@ -110,7 +140,7 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
         progress = step / config.steps
         if config.time_budget_s:
             progress = max(progress, elapsed / config.time_budget_s)
-        stop = torch.tensor(float(progress >= 1.0))
+        stop = torch.tensor(float(progress >= 1.0), device=device)
         if world > 1:
             dist.all_reduce(stop)  # every rank stops at the same step
         if stop.item():
@@ -118,7 +148,7 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
         lr = config.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        loss, values = wrapped(task.sample(config.batch_size, generator))
+        loss, values = wrapped(_to_device(task.sample(config.batch_size, generator), device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm:

@@ -46,6 +46,15 @@ class Task(nn.Module, ABC):
     def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
         """(loss, the values of ``metrics``) for a batch."""
 
+    @property
+    def device(self) -> torch.device:
+        """Where the trained parameters live (the loop moves the task to its device)."""
+        return next(self.parameters()).device
+
+    def to_device(self, device: torch.device) -> "Task":
+        """Moves the task, and anything it keeps outside the module tree, to ``device``."""
+        return self.to(device)
+
     def parameter_groups(self) -> list[dict]:
         """Optimizer groups; ``lr_scale`` multiplies the scheduled learning rate."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr_scale": 1.0}]

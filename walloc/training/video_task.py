@@ -42,13 +42,18 @@ class VideoFitTask(Task):
             from ..media import read_video
 
             frames, self.fps = read_video(config.data[0], config.model.get("frame_size"))
+        if frames.dim() != 4 or frames.shape[1] != 3:
+            raise ValueError(f"expected frames (T, 3, H, W), got shape {tuple(frames.shape)}")
+        # Not a buffer: checkpoints hold only weights, and DDP would broadcast the whole video every step.
         self.frames = frames.float() / 255 if frames.dtype == torch.uint8 else frames.float()
-        if self.frames.dim() != 4 or self.frames.shape[1] != 3:
-            raise ValueError(f"expected frames (T, 3, H, W), got shape {tuple(self.frames.shape)}")
         arch = config.model.get("arch", "nervpp")
         self.arch = arch
         self.arguments = nerv_arguments(arch, config.model.get("size", "S"), *self.frames.shape[-2:])
         self.model = build_nerv(arch, self.arguments)
+
+    def to_device(self, device: torch.device) -> "VideoFitTask":
+        self.frames = self.frames.to(device)
+        return self.to(device)
 
     def positions(self, indices: Tensor) -> Tensor:
         """Frame indices -> positions in (0, 1]."""
@@ -65,7 +70,7 @@ class VideoFitTask(Task):
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        indices = torch.arange(len(self.frames))
+        indices = torch.arange(len(self.frames), device=self.frames.device)
         mse = sum(F.mse_loss(self.model(self.positions(i)), self.frames[i], reduction="sum").item()
                   for i in indices.split(8)) / self.frames.numel()
         return {"val_psnr_db": 10 * math.log10(1 / max(mse, 1e-12))}
