@@ -119,10 +119,8 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
     if world > 1:
         for p in task.parameters():  # every rank starts from rank 0's weights
             dist.broadcast(p.data, 0)
-    if world > 1:
-        wrapped = nn.parallel.DistributedDataParallel(task, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        wrapped = task
+    device_ids = [device.index] if device.type == "cuda" else None
+    wrapped = nn.parallel.DistributedDataParallel(task, device_ids=device_ids) if world > 1 else task
     generator = torch.Generator().manual_seed(config.seed * 1000 + rank + step * 7919)
 
     from tqdm import tqdm
