@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing of every decoder of untrusted bytes: the container, the rANS decoder, the
-adaptive-histogram decoder (container + tables + rANS + reconstruction) and the NeRV video decoder (container +
-network description + weights).
+adaptive-histogram decoder (container + tables + rANS + reconstruction), the predictive latent decoder
+(container + side information + the sequential C++ decoder) and the NeRV video decoder (container + network
+description + weights).
 
 Every input must either decode or raise walloc.BitstreamError / ValueError; anything else (another
 exception, a crash, a hang, memory past the limit) is a bug and stops the run with the input saved.
@@ -26,6 +27,7 @@ import torch
 import walloc
 from walloc import bitstream, video
 from walloc.entropy import compress_symbols, decompress_symbols, quantize_pmf, rans_decode, rans_encode
+from walloc.entropy.predictive import compress_planes, decompress_planes
 from walloc.entropy.rans import stream_symbol_count
 
 TABLES = (
@@ -45,6 +47,9 @@ def seeds() -> list[bytes]:
         out.append(rans_encode(sym, idx, *TABLES))
     latents = torch.randint(0, 256, (1, 3, 8, 8), generator=gen, dtype=torch.int32)
     out.append(compress_symbols(latents))
+    smooth = (torch.cumsum(torch.randn(2, 3, 6, 10, generator=gen), -1) * 4 + 128).round().clamp(0, 255).int()
+    out.append(compress_planes(smooth, 8, plane_dims=2))
+    out.append(compress_planes(smooth.flatten(2), 8, plane_dims=1))
     out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
     out.append(nerv_seed())
     return out
@@ -84,7 +89,7 @@ def decode_everything(data: bytes) -> None:
     except ValueError:
         pass
     for candidate in (data, with_valid_checksums(data)):
-        for decoder in (decompress_symbols, video.decompress):
+        for decoder in (decompress_symbols, decompress_planes, video.decompress):
             try:
                 decoder(candidate)
             except ValueError:

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "entropy/predictive.h"
 #include "entropy/rans.h"
 #include "quant/quant.h"
 #include "wavelets/polyphase.h"
@@ -116,6 +117,18 @@ void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, uint
   py::gil_scoped_release release;
   rans::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
                    as_ptr<int32_t>(out), threads);
+}
+
+void predictive_decode_cpu_binding(py::buffer data, int64_t planes, int64_t height, int64_t width,
+                                   int64_t channels, int bits, uintptr_t weights, uintptr_t scales, int bins,
+                                   int centres, uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
+                                   uintptr_t offsets, uintptr_t out) {
+  const py::buffer_info info = byte_buffer(data);
+  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+  const predictive::Planes p{planes, height, width, channels, bits, as_ptr<const int8_t>(weights),
+                             as_ptr<const int32_t>(scales), bins, centres};
+  py::gil_scoped_release release;
+  predictive::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), p, t, as_ptr<int32_t>(out));
 }
 
 uint64_t rans_stream_symbols_binding(py::buffer data) {
@@ -265,6 +278,8 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
+  m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,
+        "sequential predictive decode of latent planes (see csrc/entropy/predictive.h)");
   m.def("rans_validate_tables", [](uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
                                    uintptr_t offsets) {
     rans::validate(tables_from(cdfs, count, stride, lengths, offsets), nullptr, 0);

@@ -21,6 +21,7 @@ class AudioCodec(Codec):
 
     kind = "audio"
     container_id = "walloc-audio"
+    plane_dims = 1
 
     def __init__(self, name: str, model, sample_rate: int, device=None) -> None:
         super().__init__(name, model, device)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import bitstream
-from ..entropy.adaptive import compress_symbols, decompress_symbols
+from ..entropy import adaptive, predictive
 from ..errors import BitstreamError
 from ..models import WallocAudioModel, WallocImageModel
 from .package import weights_fingerprint
@@ -34,6 +34,7 @@ class Codec:
 
     kind: str
     container_id: str
+    plane_dims: int  # latents are coded as planes of this many trailing dims (2: images, 1: audio)
 
     def __init__(self, name: str, model: WallocImageModel | WallocAudioModel, device=None) -> None:
         self.name = name
@@ -71,7 +72,8 @@ class Codec:
 
     def _pack(self, latents: Tensor, meta: dict) -> bytes:
         meta = {**meta, "name": self.name, "fingerprint": self.fingerprint}
-        return bitstream.pack(self.container_id, meta, [compress_symbols(self._symbols(latents), self.latent_bits)])
+        latent_stream = predictive.compress_planes(self._symbols(latents), self.latent_bits, self.plane_dims)
+        return bitstream.pack(self.container_id, meta, [latent_stream])
 
     def _unpack(self, data: bytes) -> tuple[dict, Tensor]:
         container = bitstream.unpack(data, codec=self.container_id)
@@ -82,11 +84,20 @@ class Codec:
                                  f"(weights {self.fingerprint}); load that codec to decode it")
         if len(container.streams) != 1:
             raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
-        symbols = decompress_symbols(container.streams[0])
+        symbols = decompress_latent_stream(container.streams[0])
         if symbols.dim() < 3 or symbols.shape[1] != self.latent_dim:
             raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
                                  f"do not fit this codec's {self.latent_dim} channels")
         return meta, self._latents(symbols)
+
+
+def decompress_latent_stream(data: bytes) -> Tensor:
+    """The symbols of a codec stream's latent stream: predictive (written now) or adaptive-histogram (written
+    by walloc before the predictive coder; still read)."""
+    coder = bitstream.unpack(data).codec
+    if coder == adaptive.CODEC_ID:
+        return adaptive.decompress_symbols(data)
+    return predictive.decompress_planes(data)
 
 
 def stream_codec_name(data: bytes) -> tuple[str, str]:

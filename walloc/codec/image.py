@@ -20,6 +20,7 @@ class ImageCodec(Codec):
 
     kind = "image"
     container_id = "walloc-image"
+    plane_dims = 2
 
     @property
     def block(self) -> int:

@@ -147,12 +147,13 @@ def decompress_symbols(data: bytes) -> Tensor:
     if stream_symbol_count(payload) != count:
         raise BitstreamError("corrupt adaptive-histogram stream: symbol count does not match the shape")
     modulus, channels = 1 << bits, shape[1]
+    inflater = zlib.decompressobj()
     try:
-        levels = zlib.decompressobj().decompress(tables, channels * modulus + 1)
+        levels = inflater.decompress(tables, channels * modulus + 1)
     except zlib.error:
         raise BitstreamError("corrupt adaptive-histogram stream: tables do not inflate") from None
-    if len(levels) != channels * modulus:
-        raise BitstreamError("corrupt adaptive-histogram stream: tables have the wrong size")
+    if len(levels) != channels * modulus or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        raise BitstreamError("corrupt adaptive-histogram stream: tables have the wrong size or are cut short")
     if channels == 0 or count == 0:
         return torch.zeros(shape, dtype=torch.int32)
     cdfs, lengths, offsets = _tables_from_levels(torch.frombuffer(bytearray(levels), dtype=torch.uint8)

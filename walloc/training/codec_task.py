@@ -88,7 +88,7 @@ class CodecTask(Task):
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """PSNR and real coded bits per pixel / time sample on fixed held-out samples."""
-        from ..entropy.adaptive import compress_symbols
+        from ..entropy.predictive import compress_planes
 
         if self.val_data is None:
             return {}
@@ -99,7 +99,7 @@ class CodecTask(Task):
             x_hat, latents = self.model(x)
             mses.append(F.mse_loss(x_hat, x).item())
             symbols = (latents + 2 ** (self.model.latent_bits - 1)).to(torch.int32).cpu()
-            bits += 8 * len(compress_symbols(symbols, self.model.latent_bits))
+            bits += 8 * len(compress_planes(symbols, self.model.latent_bits, 2 if self.config.kind == "image" else 1))
             count += x.shape[0] * samples_per_item(x)
         return {"val_psnr_db": psnr_full_range(sum(mses) / len(mses)), "val_rate": bits / count}
 

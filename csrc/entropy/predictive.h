@@ -1,0 +1,48 @@
+// Predictive decoding of integer latent planes: the decoder half of walloc/entropy/predictive.py (which
+// encodes, vectorised, and documents the model). Each plane is coded in raster order: a prediction in 1/64
+// from six causal neighbours (W, N, NW, NE, WW, NN; zero outside the plane) with the plane's integer weights,
+// the error against its floor coded with the table of the plane's scale for the activity bin of the
+// neighbours' (and the previous channel's) errors, centred by the prediction's fractional quarter. A row
+// depends on the symbols before it, so decoding is sequential (one plane after the other); there is no CUDA
+// twin: codec streams are decoded on the CPU before the latents go to a device.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "rans.h"
+
+namespace walloc {
+namespace predictive {
+
+constexpr int kNeighbours = 6;
+constexpr int kWeightShift = 6;
+
+struct Planes {
+  int64_t count;
+  int64_t height;
+  int64_t width;
+  int64_t channels;        // consecutive planes of one item; the first has no previous channel
+  int bits;                // symbols lie in [0, 2**bits)
+  const int8_t* weights;   // (count, kNeighbours)
+  const int32_t* scales;   // (count, bins): the table scale of each activity bin
+  int bins;
+  int centres;             // tables per scale: row = scale * centres + the prediction's fractional part
+};
+
+// The activity bin of a >= 0: 0 for 0, then two bins per octave (2 * bit_length - 1, plus 1 in the upper half
+// of the octave), capped at bins - 1.
+inline int activity_bin(int64_t a, int bins) {
+  if (a <= 0) return 0;
+  const int length = 64 - __builtin_clzll(static_cast<unsigned long long>(a));
+  const int upper = length >= 2 ? static_cast<int>((a >> (length - 2)) & 1) : 0;
+  const int bin = 2 * length - 1 + upper;
+  return bin < bins - 1 ? bin : bins - 1;
+}
+
+// Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream
+// that is not what the encoder produced for these planes and tables, std::invalid_argument for bad planes.
+void decode_cpu(const uint8_t* data, size_t size, const Planes& planes, const rans::Tables& tables, int32_t* out);
+
+}  // namespace predictive
+}  // namespace walloc
