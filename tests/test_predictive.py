@@ -13,8 +13,8 @@ import walloc
 from walloc import bitstream
 from walloc.entropy import adaptive
 from walloc.entropy.predictive import (
-    CENTRES,
     _THETAS,
+    CENTRES,
     compress_planes,
     decompress_planes,
     laplace_tables,

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import bitstream
-from .. import _C
+from .. import _C, bitstream
 from ..errors import BitstreamError
 from .rans import _table_args, rans_encode, stream_symbol_count
 
