@@ -76,6 +76,15 @@ def test_fit_learns_and_streams_are_exact_and_deterministic(fitted, clip):
         first.decode([8])
 
 
+def test_decoding_gives_the_network_the_positions_training_gave_it(clip):
+    """Training's held-out metric and decode() must see the same network inputs (they once differed in the
+    float rounding of t, which the encoding's 1e8-rad frequencies turned into other inputs)."""
+    codec = NervCodec("nerv", "XS").fit(clip[:7], epochs=2, fps=8)  # 7 frames: t = k / 7 is inexact in float
+    with torch.no_grad():
+        trained = codec._fit.model(codec._fit.positions(torch.arange(7)))
+    assert (codec.decode() - trained).abs().max() <= 0.5 / 255 + 1e-4  # 8-bit rounding and float32 only
+
+
 def test_corrupt_and_lying_streams_raise_bitstream_errors(fitted):
     data = fitted.compress(bits=6, prune=0.0)
     damaged = bytearray(data)

@@ -124,8 +124,9 @@ class _ImplicitVideo(nn.Module):
         self.head = nn.Conv2d(self.widths[-1], 3, 1)
 
     def forward(self, t: Tensor) -> Tensor:
-        """(N,) positions in (0, 1] -> (N, 3, height, width) frames in [0, 1]."""
-        x = self.stem(positional_encoding(t, self.pe_base, self.pe_levels))
+        """(N,) positions in (0, 1] -> (N, 3, height, width) frames in [0, 1]. Give positions in float64: the
+        encoding's top frequencies make a float32 rounding of t a different input."""
+        x = self.stem(positional_encoding(t, self.pe_base, self.pe_levels).to(self.head.weight.dtype))
         x = x.view(-1, self.stem_channels, self.map_h, self.map_w)
         for block in self.blocks:
             x = block(x)
