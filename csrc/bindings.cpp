@@ -119,14 +119,35 @@ void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, uint
                    as_ptr<int32_t>(out), threads);
 }
 
+predictive::Planes planes_from(int64_t planes, int64_t height, int64_t width, int64_t channels, int bits,
+                               uintptr_t weights, uintptr_t scales, int bins, int centres) {
+  return {planes, height, width, channels, bits, as_ptr<const int8_t>(weights), as_ptr<const int32_t>(scales), bins,
+          centres};
+}
+
+void predictive_least_squares_cpu_binding(uintptr_t symbols, int64_t planes, int64_t height, int64_t width,
+                                          int64_t channels, int bits, uintptr_t gram, uintptr_t rhs, int threads) {
+  const predictive::Planes p = planes_from(planes, height, width, channels, bits, 0, 0, 1, 1);
+  py::gil_scoped_release release;
+  predictive::least_squares_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<double>(gram), as_ptr<double>(rhs),
+                                threads);
+}
+
+void predictive_analyse_cpu_binding(uintptr_t symbols, int64_t planes, int64_t height, int64_t width,
+                                    int64_t channels, int bits, uintptr_t weights, int bins, int centres,
+                                    uintptr_t errors, uintptr_t contexts) {
+  const predictive::Planes p = planes_from(planes, height, width, channels, bits, weights, 0, bins, centres);
+  py::gil_scoped_release release;
+  predictive::analyse_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<int32_t>(errors), as_ptr<int32_t>(contexts));
+}
+
 void predictive_decode_cpu_binding(py::buffer data, int64_t planes, int64_t height, int64_t width,
                                    int64_t channels, int bits, uintptr_t weights, uintptr_t scales, int bins,
                                    int centres, uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
                                    uintptr_t offsets, uintptr_t out) {
   const py::buffer_info info = byte_buffer(data);
   const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
-  const predictive::Planes p{planes, height, width, channels, bits, as_ptr<const int8_t>(weights),
-                             as_ptr<const int32_t>(scales), bins, centres};
+  const predictive::Planes p = planes_from(planes, height, width, channels, bits, weights, scales, bins, centres);
   py::gil_scoped_release release;
   predictive::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), p, t, as_ptr<int32_t>(out));
 }
@@ -278,6 +299,10 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
+  m.def("predictive_least_squares_cpu", &predictive_least_squares_cpu_binding,
+        "per-plane normal equations of the predictive latent model");
+  m.def("predictive_analyse_cpu", &predictive_analyse_cpu_binding,
+        "coded errors and contexts of latent planes under the predictive model");
   m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,
         "sequential predictive decode of latent planes (see csrc/entropy/predictive.h)");
   m.def("rans_validate_tables", [](uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,

@@ -40,6 +40,15 @@ inline int activity_bin(int64_t a, int bins) {
   return bin < bins - 1 ? bin : bins - 1;
 }
 
+// Encoder, step 1: per plane, the normal equations of the least-squares prediction of each centred symbol
+// from its neighbours: gram (count, 6, 6) and rhs (count, 6), exact integer sums. scales/weights unused.
+void least_squares_cpu(const int32_t* symbols, const Planes& planes, double* gram, double* rhs, int threads);
+
+// Encoder, step 2: with the weights chosen, every symbol's coded error and its context
+// (activity bin * centres + quarter), by the decoder's own model. scales unused. Throws std::invalid_argument
+// for symbols outside [0, 2**bits).
+void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, int32_t* contexts);
+
 // Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream
 // that is not what the encoder produced for these planes and tables, std::invalid_argument for bad planes.
 void decode_cpu(const uint8_t* data, size_t size, const Planes& planes, const rans::Tables& tables, int32_t* out);

@@ -1,80 +1,163 @@
-// Sequential predictive decoder over the chunked rANS format (see predictive.h).
+// The predictive latent model (see predictive.h): one context model, run by the encoder's analysis on known
+// symbols and by the sequential decoder on decoded ones, so the two cannot disagree.
 #include "predictive.h"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "../common/parallel.h"
 #include "rans_decode_chunk.h"
 
 namespace walloc {
 namespace predictive {
 namespace {
 
-// floor(a / 2**kWeightShift), as the encoder's torch floor division.
+// floor(a / 2**kWeightShift).
 inline int64_t floor_shift(int64_t a) {
   const int64_t d = int64_t(1) << kWeightShift;
   return a >= 0 ? a / d : -((-a + d - 1) / d);
 }
 
-// Gives each symbol's table row from the symbols decoded before it, then turns the decoded prediction error
-// into the centred latent value.
+// The six causal neighbours W, N, NW, NE, WW, NN of (y, x) in a row-major plane of `width` columns, zero
+// outside the plane.
+template <typename T>
+inline void neighbours(const T* plane, int64_t width, int64_t y, int64_t x, int64_t out[kNeighbours]) {
+  auto at = [&](int64_t dy, int64_t dx) -> int64_t {
+    const int64_t yy = y + dy, xx = x + dx;
+    return yy >= 0 && xx >= 0 && xx < width ? int64_t(plane[yy * width + xx]) : 0;
+  };
+  out[0] = at(0, -1);
+  out[1] = at(-1, 0);
+  out[2] = at(-1, -1);
+  out[3] = at(-1, 1);
+  out[4] = at(0, -2);
+  out[5] = at(-2, 0);
+}
+
+// A symbol's context: the floor of its prediction, the prediction's fractional quarter and its activity bin.
+struct Context {
+  int64_t prediction;
+  int32_t quarter;
+  int32_t bin;
+};
+
+// Runs the model over the symbols in order: context(g) for symbol g uses only the values and errors of the
+// symbols before it; record(g, error) then fixes symbol g.
 class PlaneModel {
  public:
-  PlaneModel(const Planes& p, int32_t* values) : p_(p), values_(values),
-      errors_(size_t(p.count * p.height * p.width)), plane_size_(p.height * p.width) {}
+  PlaneModel(const Planes& p, int32_t* values)
+      : p_(p), values_(values), errors_(size_t(p.count * p.height * p.width)), plane_size_(p.height * p.width) {}
 
-  void set_base(int64_t base) { base_ = base; }
-
-  int32_t row(int64_t i) {
-    const int64_t g = base_ + i, plane = g / plane_size_, r = g - plane * plane_size_;
+  Context context(int64_t g) const {
+    const int64_t plane = g / plane_size_, r = g - plane * plane_size_;
     const int64_t y = r / p_.width, x = r - y * p_.width;
-    const int32_t* v = values_ + plane * plane_size_;
-    const int64_t* e = errors_.data() + plane * plane_size_;
-    const int64_t w = p_.width;
-    auto at = [&](const auto* a, int64_t dy, int64_t dx) -> int64_t {
-      const int64_t yy = y + dy, xx = x + dx;
-      return yy >= 0 && xx >= 0 && xx < w ? int64_t(a[yy * w + xx]) : 0;
-    };
+    int64_t v[kNeighbours], e[kNeighbours];
+    neighbours(values_ + plane * plane_size_, p_.width, y, x, v);
+    neighbours(errors_.data() + plane * plane_size_, p_.width, y, x, e);
     const int8_t* k = p_.weights + plane * kNeighbours;
-    const int64_t total = k[0] * at(v, 0, -1) + k[1] * at(v, -1, 0) + k[2] * at(v, -1, -1) + k[3] * at(v, -1, 1) +
-                          k[4] * at(v, 0, -2) + k[5] * at(v, -2, 0);
-    prediction_ = floor_shift(total);
-    quarter_ = (total - prediction_ * (int64_t(1) << kWeightShift)) >> (kWeightShift - 2);
-    int64_t activity = 2 * at(e, 0, -1) + 2 * at(e, -1, 0) + at(e, -1, -1) + at(e, -1, 1) + at(e, 0, -2) +
-                       at(e, -2, 0);
-    if (plane % p_.channels != 0) activity += e[r - plane_size_];  // the previous channel, same place
-    return p_.scales[plane * p_.bins + activity_bin(activity, p_.bins)] * p_.centres + int32_t(quarter_);
+    int64_t total = 0;
+    for (int j = 0; j < kNeighbours; ++j) total += k[j] * v[j];
+    const int64_t prediction = floor_shift(total);
+    const int64_t quarter = (total - prediction * (int64_t(1) << kWeightShift)) >> (kWeightShift - 2);
+    int64_t activity = 2 * e[0] + 2 * e[1] + e[2] + e[3] + e[4] + e[5];
+    if (plane % p_.channels != 0) activity += errors_[size_t(g - plane_size_)];  // previous channel, same place
+    return {prediction, int32_t(quarter), activity_bin(activity, p_.bins)};
   }
 
-  void put(int64_t i, int32_t error) {
-    const int64_t g = base_ + i, value = prediction_ + error, half = int64_t(1) << (p_.bits - 1);
-    if (value < -half || value >= half) {
-      throw BitstreamError("corrupt predictive stream: a decoded latent lies outside its symbol range");
-    }
+  // Fixes symbol g from its context and coded error; false when the value leaves the symbol range.
+  bool record(int64_t g, const Context& c, int64_t error) {
+    const int64_t value = c.prediction + error, half = int64_t(1) << (p_.bits - 1);
+    if (value < -half || value >= half) return false;
     values_[g] = int32_t(value);
-    // The activity counts errors against the nearest integer prediction (floor + 1 in the upper half).
-    const int64_t nearest = int64_t(error) - (quarter_ >> 1);
+    const int64_t nearest = error - (c.quarter >> 1);  // against the nearest integer prediction
     errors_[size_t(g)] = nearest < 0 ? -nearest : nearest;
+    return true;
   }
 
  private:
   const Planes& p_;
-  int32_t* values_;
+  int32_t* values_;  // centred
   std::vector<int64_t> errors_;
   int64_t plane_size_;
-  int64_t base_ = 0;
-  int64_t prediction_ = 0;
-  int64_t quarter_ = 0;
 };
 
-}  // namespace
+// The rANS chunk decoder's view of the model: a row before each symbol, the symbol after.
+class DecodingModel {
+ public:
+  DecodingModel(const Planes& p, int32_t* values) : p_(p), model_(p, values) {}
 
-void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::Tables& t, int32_t* out) {
+  void set_base(int64_t base) { base_ = base; }
+
+  int32_t row(int64_t i) {
+    context_ = model_.context(base_ + i);
+    return p_.scales[(base_ + i) / (p_.height * p_.width) * p_.bins + context_.bin] * p_.centres + context_.quarter;
+  }
+
+  void put(int64_t i, int32_t error) {
+    if (!model_.record(base_ + i, context_, error)) {
+      throw BitstreamError("corrupt predictive stream: a decoded latent lies outside its symbol range");
+    }
+  }
+
+ private:
+  const Planes& p_;
+  PlaneModel model_;
+  int64_t base_ = 0;
+  Context context_{0, 0, 0};
+};
+
+void check_planes(const Planes& p) {
   if (p.count < 0 || p.height < 1 || p.width < 1 || p.channels < 1 || p.bits < 1 || p.bits > 15 || p.bins < 1 ||
       p.centres < 1) {
     throw std::invalid_argument("predictive planes: bad shape, channels, bits, bins or centres");
   }
+}
+
+}  // namespace
+
+void least_squares_cpu(const int32_t* symbols, const Planes& p, double* gram, double* rhs, int threads) {
+  check_planes(p);
+  const int64_t plane_size = p.height * p.width, half = int64_t(1) << (p.bits - 1);
+  parallel_for_with_scratch(p.count, threads, [&] { return std::vector<int64_t>(plane_size); },
+                            [&](std::vector<int64_t>& v, int64_t plane) {
+    const int32_t* s = symbols + plane * plane_size;
+    for (int64_t i = 0; i < plane_size; ++i) v[size_t(i)] = int64_t(s[i]) - half;
+    int64_t a[kNeighbours * kNeighbours] = {}, b[kNeighbours] = {};  // integer sums: exact in any order
+    for (int64_t y = 0; y < p.height; ++y) {
+      for (int64_t x = 0; x < p.width; ++x) {
+        int64_t n[kNeighbours];
+        neighbours(v.data(), p.width, y, x, n);
+        const int64_t target = v[size_t(y * p.width + x)];
+        for (int j = 0; j < kNeighbours; ++j) {
+          b[j] += n[j] * target;
+          for (int k = 0; k < kNeighbours; ++k) a[j * kNeighbours + k] += n[j] * n[k];
+        }
+      }
+    }
+    for (int j = 0; j < kNeighbours * kNeighbours; ++j) gram[plane * kNeighbours * kNeighbours + j] = double(a[j]);
+    for (int j = 0; j < kNeighbours; ++j) rhs[plane * kNeighbours + j] = double(b[j]);
+  });
+}
+
+void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32_t* contexts) {
+  check_planes(p);
+  const int64_t n = p.count * p.height * p.width, half = int64_t(1) << (p.bits - 1);
+  std::vector<int32_t> values(size_t(n), 0);
+  PlaneModel model(p, values.data());
+  for (int64_t g = 0; g < n; ++g) {
+    const Context c = model.context(g);
+    const int64_t error = int64_t(symbols[g]) - half - c.prediction;
+    if (error < INT32_MIN || error > INT32_MAX || !model.record(g, c, error)) {
+      throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
+    }
+    errors[g] = int32_t(error);
+    contexts[g] = c.bin * p.centres + c.quarter;
+  }
+}
+
+void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::Tables& t, int32_t* out) {
+  check_planes(p);
   rans::validate(t, nullptr, 0);
   for (int64_t j = 0; j < p.count * p.bins; ++j) {
     if (p.scales[j] < 0 || (int64_t(p.scales[j]) + 1) * p.centres > t.count) {
@@ -89,7 +172,7 @@ void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::T
   }
   if (n == 0) return;
   const rans::SymbolLookup lookup(t);
-  PlaneModel model(p, out);
+  DecodingModel model(p, out);
   for (size_t c = 0; c + 1 < layout.offsets.size(); ++c) {
     const int64_t begin = int64_t(c) * rans::kChunkSymbols;
     const int64_t count = std::min<int64_t>(rans::kChunkSymbols, n - begin);

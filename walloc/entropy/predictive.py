@@ -13,9 +13,9 @@ Each plane (one channel of one item: (H, W) for images, (1, L) for audio) is cod
   four centres, built with integer arithmetic only, so identical on every machine), its scale chosen per plane
   and bin by the encoder for the fewest bits and sent; rANS with escapes for errors outside a table.
 
-Side information (weights and scale choices) costs about 30 bytes per plane before deflate. Encoding is
-vectorised; decoding is sequential in C++ (``csrc/entropy/predictive_cpu.cpp``) since every table choice
-depends on decoded neighbours. Mixed-up streams fail loudly: decoded values must stay in the symbol range,
+Side information (weights and scale choices) costs about 30 bytes per plane before deflate. The model runs in
+C++ (``csrc/entropy/predictive_cpu.cpp``), the same code for the encoder's analysis and the sequential
+decoder, so the two cannot disagree; Python fits the weights and chooses the tables. Mixed-up streams fail loudly: decoded values must stay in the symbol range,
 and the rANS lanes must end exactly where the encoder started them.
 """
 
@@ -26,7 +26,6 @@ import zlib
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .. import _C, bitstream
@@ -108,38 +107,17 @@ def laplace_tables() -> tuple[Tensor, Tensor, Tensor]:
     return cdfs, lengths, offsets
 
 
-def _neighbours(v: Tensor) -> Tensor:
-    """(P, H, W, 6) causal neighbours W, N, NW, NE, WW, NN of planes (P, H, W) (int32), zero outside."""
-    pad = F.pad(v, (2, 2, 2, 0))
-    return torch.stack([pad[:, 2:, 1:-3], pad[:, 1:-1, 2:-2], pad[:, 1:-1, 1:-3], pad[:, 1:-1, 3:-1],
-                        pad[:, 2:, :-4], pad[:, :-2, 2:-2]], dim=-1)
-
-
-def _fit_weights(v: Tensor, neighbours: Tensor) -> Tensor:
-    """(P, 6) int8 weights in 1/64: ridge least squares of each plane on its neighbours."""
-    # float64 sums of integer products are exact (below 2**53) in any order, so the weights, and with them the
-    # bytes, do not depend on the thread count.
-    a = neighbours.flatten(1, 2).double()
-    y = v.flatten(1).double().unsqueeze(-1)
-    gram = a.transpose(1, 2) @ a + 1e-3 * a.shape[1] * torch.eye(NEIGHBOURS, dtype=torch.float64)
-    w = torch.linalg.solve(gram, a.transpose(1, 2) @ y).squeeze(-1)
+def _fit_weights(symbols: Tensor, view: tuple[int, int, int, int], bits: int) -> Tensor:
+    """(P, 6) int8 weights in 1/64: ridge least squares of each plane's centred symbols on their neighbours
+    (normal equations summed exactly in C++, so the weights do not depend on the thread count)."""
+    planes = view[0]
+    gram = torch.empty(planes, NEIGHBOURS, NEIGHBOURS, dtype=torch.float64)
+    rhs = torch.empty(planes, NEIGHBOURS, 1, dtype=torch.float64)
+    _C.predictive_least_squares_cpu(symbols.data_ptr(), *view, bits, gram.data_ptr(), rhs.data_ptr(),
+                                    torch.get_num_threads())
+    ridge = 1e-3 * view[1] * view[2] * torch.eye(NEIGHBOURS, dtype=torch.float64)
+    w = torch.linalg.solve(gram + ridge, rhs).squeeze(-1)
     return torch.round(w * (1 << WEIGHT_SHIFT)).clamp(-128, 127).to(torch.int8)
-
-
-def _activity_bins(magnitudes: Tensor, channels: int) -> Tensor:
-    """Half-octave bins of each symbol's activity (see the module docstring and ``activity_bin`` in
-    predictive.h) from the error magnitudes of planes (P, H, W) whose consecutive groups of ``channels`` are
-    one item's channels."""
-    m = F.pad(magnitudes, (2, 2, 2, 0))
-    a = (2 * m[:, 2:, 1:-3] + 2 * m[:, 1:-1, 2:-2] + m[:, 1:-1, 1:-3] + m[:, 1:-1, 3:-1] + m[:, 2:, :-4]
-         + m[:, :-2, 2:-2])
-    previous = torch.cat([torch.zeros_like(magnitudes[:1]), magnitudes[:-1]])
-    previous[::channels] = 0  # an item's first channel has none
-    a = a + previous
-    length = torch.frexp(a.double()).exponent  # bit length of an integer below 2**53
-    upper = torch.bitwise_right_shift(a, (length - 2).clamp_min(0)) & 1
-    upper = torch.where(length >= 2, upper, torch.zeros_like(upper))
-    return torch.where(a == 0, torch.zeros_like(a), (2 * length - 1 + upper).clamp_max(BINS - 1))
 
 
 def _escape_bits(value: Tensor) -> Tensor:
@@ -167,14 +145,16 @@ def _cost_matrix() -> Tensor:
     return torch.round(costs.flatten(0, 1) * 1024).long()
 
 
-def _choose_scales(errors: Tensor, bins: Tensor, quarters: Tensor) -> Tensor:
-    """(P, BINS) scale of the family with the fewest bits for each plane's errors in each bin."""
+def _choose_scales(errors: Tensor, contexts: Tensor) -> Tensor:
+    """(P, BINS) scale of the family with the fewest bits for each plane's errors in each activity bin, from
+    errors and contexts (bin * CENTRES + quarter) shaped (P, n)."""
     planes = errors.shape[0]
     slots = 2 * _COST_REACH + 3
     index = errors.long().clamp(-_COST_REACH - 1, _COST_REACH + 1) + _COST_REACH + 1
-    context = (torch.arange(planes).view(-1, 1, 1) * BINS + bins.long()) * CENTRES + quarters.long()
-    hist = torch.bincount((context * slots + index).flatten(), minlength=planes * BINS * CENTRES * slots)
-    costs = hist.view(planes * BINS, CENTRES * slots) @ _cost_matrix()
+    context = torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()
+    cells, counts = torch.unique((context * slots + index).flatten(), return_counts=True)  # sparse histogram
+    costs = torch.zeros(planes * BINS, len(_THETAS), dtype=torch.long)
+    costs.index_add_(0, cells // (CENTRES * slots), counts[:, None] * _cost_matrix()[cells % (CENTRES * slots)])
     return costs.argmin(-1).view(planes, BINS).to(torch.int32)
 
 
@@ -197,23 +177,21 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     half = 1 << (bits - 1)
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= 2 * half):
         raise ValueError(f"symbols must lie in [0, {2 * half})")
-    planes, height, width, channels = _plane_view(symbols.shape, plane_dims)
+    view = _plane_view(symbols.shape, plane_dims)
+    planes = view[0]
     weights = torch.zeros(planes, NEIGHBOURS, dtype=torch.int8)
     scales = torch.zeros(planes, BINS, dtype=torch.int32)
     errors = indexes = torch.zeros(0, dtype=torch.int32)
     if symbols.numel():
-        v = symbols.to(torch.int32).reshape(planes, height, width) - half
-        neighbours = _neighbours(v)
-        weights = _fit_weights(v, neighbours)
-        total = (neighbours * weights.to(torch.int32).view(planes, 1, 1, NEIGHBOURS)).sum(-1, dtype=torch.int32)
-        floor = torch.div(total, 1 << WEIGHT_SHIFT, rounding_mode="floor")
-        quarters = torch.bitwise_right_shift(total - (floor << WEIGHT_SHIFT), WEIGHT_SHIFT - 2)
-        errors = v - floor
-        # Activity counts errors against the nearest integer prediction (floor + 1 in the upper half).
-        bins = _activity_bins((errors - torch.bitwise_right_shift(quarters, 1)).abs(), channels)
-        scales = _choose_scales(errors, bins, quarters)
-        indexes = torch.gather(scales, 1, bins.flatten(1).long()).view_as(errors) * CENTRES + quarters
-    payload = rans_encode(errors.to(torch.int32), indexes.to(torch.int32), *laplace_tables())
+        symbols = symbols.to(torch.int32).contiguous()
+        weights = _fit_weights(symbols, view, bits)
+        errors = torch.empty(planes, view[1] * view[2], dtype=torch.int32)
+        contexts = torch.empty_like(errors)  # activity bin * CENTRES + the prediction's quarter
+        _C.predictive_analyse_cpu(symbols.data_ptr(), *view, bits, weights.data_ptr(), BINS, CENTRES,
+                                  errors.data_ptr(), contexts.data_ptr())
+        scales = _choose_scales(errors, contexts)
+        indexes = torch.gather(scales, 1, (contexts // CENTRES).long()) * CENTRES + contexts % CENTRES
+    payload = rans_encode(errors, indexes, *laplace_tables())
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}
     return bitstream.pack(CODEC_ID, meta, [zlib.compress(side, 9), payload])
