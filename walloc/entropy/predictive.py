@@ -15,8 +15,9 @@ Each plane (one channel of one item: (H, W) for images, (1, L) for audio) is cod
 
 Side information (weights and scale choices) costs about 30 bytes per plane before deflate. The model runs in
 C++ (``csrc/entropy/predictive_cpu.cpp``), the same code for the encoder's analysis and the sequential
-decoder, so the two cannot disagree; Python fits the weights and chooses the tables. Mixed-up streams fail loudly: decoded values must stay in the symbol range,
-and the rANS lanes must end exactly where the encoder started them.
+decoder, so the two cannot disagree; Python fits the weights and chooses the tables. Damaged streams fail
+loudly: decoded values must stay in the symbol range, and the rANS lanes must end exactly where the encoder
+started them.
 """
 
 from __future__ import annotations
