@@ -135,10 +135,11 @@ void predictive_least_squares_cpu_binding(uintptr_t symbols, int64_t planes, int
 
 void predictive_analyse_cpu_binding(uintptr_t symbols, int64_t planes, int64_t height, int64_t width,
                                     int64_t channels, int bits, uintptr_t weights, int bins, int centres,
-                                    uintptr_t errors, uintptr_t contexts) {
+                                    uintptr_t errors, uintptr_t contexts, int threads) {
   const predictive::Planes p = planes_from(planes, height, width, channels, bits, weights, 0, bins, centres);
   py::gil_scoped_release release;
-  predictive::analyse_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<int32_t>(errors), as_ptr<int32_t>(contexts));
+  predictive::analyse_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<int32_t>(errors), as_ptr<int32_t>(contexts),
+                          threads);
 }
 
 void predictive_decode_cpu_binding(py::buffer data, int64_t planes, int64_t height, int64_t width,

@@ -47,7 +47,7 @@ void least_squares_cpu(const int32_t* symbols, const Planes& planes, double* gra
 // Encoder, step 2: with the weights chosen, every symbol's coded error and its context
 // (activity bin * centres + quarter), by the decoder's own model. scales unused. Throws std::invalid_argument
 // for symbols outside [0, 2**bits).
-void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, int32_t* contexts);
+void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, int32_t* contexts, int threads);
 
 // Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream
 // that is not what the encoder produced for these planes and tables, std::invalid_argument for bad planes.

@@ -1,9 +1,12 @@
-// The predictive latent model (see predictive.h): one context model, run by the encoder's analysis on known
-// symbols and by the sequential decoder on decoded ones, so the two cannot disagree.
+// The predictive latent model (see predictive.h). Encoder analysis and decoder build each symbol's context
+// from the same functions (predict, magnitude, context_bin), so the two cannot disagree; the encoder knows
+// every symbol and runs planes in parallel, the decoder runs in symbol order.
 #include "predictive.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../common/parallel.h"
@@ -35,76 +38,94 @@ inline void neighbours(const T* plane, int64_t width, int64_t y, int64_t x, int6
   out[5] = at(-2, 0);
 }
 
-// A symbol's context: the floor of its prediction, the prediction's fractional quarter and its activity bin.
-struct Context {
-  int64_t prediction;
+// A symbol's prediction: the floor of the weighted neighbours (in 1/64) and the fraction's quarter.
+struct Prediction {
+  int64_t floor;
   int32_t quarter;
-  int32_t bin;
 };
 
-// Runs the model over the symbols in order: context(g) for symbol g uses only the values and errors of the
-// symbols before it; record(g, error) then fixes symbol g.
+inline Prediction predict(const int32_t* values, const int8_t* weights, int64_t width, int64_t y, int64_t x) {
+  int64_t v[kNeighbours];
+  neighbours(values, width, y, x, v);
+  int64_t total = 0;
+  for (int j = 0; j < kNeighbours; ++j) total += weights[j] * v[j];
+  const int64_t floor = floor_shift(total);
+  return {floor, int32_t((total - floor * (int64_t(1) << kWeightShift)) >> (kWeightShift - 2))};
+}
+
+// What the activity counts of a coded error: its distance from the nearest integer prediction.
+inline int64_t magnitude(int64_t error, int32_t quarter) {
+  const int64_t nearest = error - (quarter >> 1);
+  return nearest < 0 ? -nearest : nearest;
+}
+
+// The activity bin of (y, x) from the magnitudes of its plane's causal neighbours and, where the plane has a
+// previous channel (previous != nullptr), the magnitude at the same place there.
+inline int32_t context_bin(const int64_t* magnitudes, const int64_t* previous, int64_t width, int64_t y, int64_t x,
+                           int bins) {
+  int64_t e[kNeighbours];
+  neighbours(magnitudes, width, y, x, e);
+  int64_t activity = 2 * e[0] + 2 * e[1] + e[2] + e[3] + e[4] + e[5];
+  if (previous != nullptr) activity += previous[y * width + x];
+  return activity_bin(activity, bins);
+}
+
+// The decoder's model: symbol g's context from the values and magnitudes of the symbols before it; record()
+// then fixes symbol g.
 class PlaneModel {
  public:
   PlaneModel(const Planes& p, int32_t* values)
-      : p_(p), values_(values), errors_(size_t(p.count * p.height * p.width)), plane_size_(p.height * p.width) {}
+      : p_(p), values_(values), magnitudes_(size_t(p.count * p.height * p.width)), plane_size_(p.height * p.width) {}
 
-  Context context(int64_t g) const {
+  // (prediction, table row of the symbol's scale choice and quarter)
+  std::pair<Prediction, int32_t> context(int64_t g) const {
     const int64_t plane = g / plane_size_, r = g - plane * plane_size_;
     const int64_t y = r / p_.width, x = r - y * p_.width;
-    int64_t v[kNeighbours], e[kNeighbours];
-    neighbours(values_ + plane * plane_size_, p_.width, y, x, v);
-    neighbours(errors_.data() + plane * plane_size_, p_.width, y, x, e);
-    const int8_t* k = p_.weights + plane * kNeighbours;
-    int64_t total = 0;
-    for (int j = 0; j < kNeighbours; ++j) total += k[j] * v[j];
-    const int64_t prediction = floor_shift(total);
-    const int64_t quarter = (total - prediction * (int64_t(1) << kWeightShift)) >> (kWeightShift - 2);
-    int64_t activity = 2 * e[0] + 2 * e[1] + e[2] + e[3] + e[4] + e[5];
-    if (plane % p_.channels != 0) activity += errors_[size_t(g - plane_size_)];  // previous channel, same place
-    return {prediction, int32_t(quarter), activity_bin(activity, p_.bins)};
+    const Prediction pred = predict(values_ + plane * plane_size_, p_.weights + plane * kNeighbours, p_.width, y, x);
+    const int64_t* m = magnitudes_.data() + plane * plane_size_;
+    const int32_t bin = context_bin(m, plane % p_.channels != 0 ? m - plane_size_ : nullptr, p_.width, y, x, p_.bins);
+    return {pred, p_.scales[plane * p_.bins + bin] * p_.centres + pred.quarter};
   }
 
-  // Fixes symbol g from its context and coded error; false when the value leaves the symbol range.
-  bool record(int64_t g, const Context& c, int64_t error) {
-    const int64_t value = c.prediction + error, half = int64_t(1) << (p_.bits - 1);
+  // Fixes symbol g from its prediction and coded error; false when the value leaves the symbol range.
+  bool record(int64_t g, const Prediction& pred, int64_t error) {
+    const int64_t value = pred.floor + error, half = int64_t(1) << (p_.bits - 1);
     if (value < -half || value >= half) return false;
     values_[g] = int32_t(value);
-    const int64_t nearest = error - (c.quarter >> 1);  // against the nearest integer prediction
-    errors_[size_t(g)] = nearest < 0 ? -nearest : nearest;
+    magnitudes_[size_t(g)] = magnitude(error, pred.quarter);
     return true;
   }
 
  private:
   const Planes& p_;
   int32_t* values_;  // centred
-  std::vector<int64_t> errors_;
+  std::vector<int64_t> magnitudes_;
   int64_t plane_size_;
 };
 
 // The rANS chunk decoder's view of the model: a row before each symbol, the symbol after.
 class DecodingModel {
  public:
-  DecodingModel(const Planes& p, int32_t* values) : p_(p), model_(p, values) {}
+  DecodingModel(const Planes& p, int32_t* values) : model_(p, values) {}
 
   void set_base(int64_t base) { base_ = base; }
 
   int32_t row(int64_t i) {
-    context_ = model_.context(base_ + i);
-    return p_.scales[(base_ + i) / (p_.height * p_.width) * p_.bins + context_.bin] * p_.centres + context_.quarter;
+    const auto [prediction, row] = model_.context(base_ + i);
+    prediction_ = prediction;
+    return row;
   }
 
   void put(int64_t i, int32_t error) {
-    if (!model_.record(base_ + i, context_, error)) {
+    if (!model_.record(base_ + i, prediction_, error)) {
       throw BitstreamError("corrupt predictive stream: a decoded latent lies outside its symbol range");
     }
   }
 
  private:
-  const Planes& p_;
   PlaneModel model_;
   int64_t base_ = 0;
-  Context context_{0, 0, 0};
+  Prediction prediction_{0, 0};
 };
 
 void check_planes(const Planes& p) {
@@ -140,20 +161,39 @@ void least_squares_cpu(const int32_t* symbols, const Planes& p, double* gram, do
   });
 }
 
-void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32_t* contexts) {
+void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32_t* contexts, int threads) {
   check_planes(p);
-  const int64_t n = p.count * p.height * p.width, half = int64_t(1) << (p.bits - 1);
-  std::vector<int32_t> values(size_t(n), 0);
-  PlaneModel model(p, values.data());
-  for (int64_t g = 0; g < n; ++g) {
-    const Context c = model.context(g);
-    const int64_t error = int64_t(symbols[g]) - half - c.prediction;
-    if (error < INT32_MIN || error > INT32_MAX || !model.record(g, c, error)) {
-      throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
+  const int64_t plane_size = p.height * p.width, half = int64_t(1) << (p.bits - 1);
+  // The symbols are known, so predictions and magnitudes need no order: planes in parallel, then contexts.
+  std::vector<int64_t> magnitudes(size_t(p.count * plane_size));
+  std::vector<int32_t> quarters(size_t(p.count * plane_size));
+  std::atomic<bool> out_of_range{false};
+  parallel_for_with_scratch(p.count, threads, [&] { return std::vector<int32_t>(plane_size); },
+                            [&](std::vector<int32_t>& v, int64_t plane) {
+    const int64_t base = plane * plane_size;
+    for (int64_t i = 0; i < plane_size; ++i) v[size_t(i)] = int32_t(int64_t(symbols[base + i]) - half);
+    for (int64_t y = 0, i = 0; y < p.height; ++y) {
+      for (int64_t x = 0; x < p.width; ++x, ++i) {
+        const Prediction pred = predict(v.data(), p.weights + plane * kNeighbours, p.width, y, x);
+        const int64_t error = int64_t(v[size_t(i)]) - pred.floor;
+        if (v[size_t(i)] < -half || v[size_t(i)] >= half) out_of_range = true;
+        errors[base + i] = int32_t(error);
+        quarters[size_t(base + i)] = pred.quarter;
+        magnitudes[size_t(base + i)] = magnitude(error, pred.quarter);
+      }
     }
-    errors[g] = int32_t(error);
-    contexts[g] = c.bin * p.centres + c.quarter;
-  }
+  });
+  if (out_of_range) throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
+  parallel_for_with_scratch(p.count, threads, [] { return 0; }, [&](int&, int64_t plane) {
+    const int64_t base = plane * plane_size;
+    const int64_t* m = magnitudes.data() + base;
+    const int64_t* previous = plane % p.channels != 0 ? m - plane_size : nullptr;
+    for (int64_t y = 0, i = 0; y < p.height; ++y) {
+      for (int64_t x = 0; x < p.width; ++x, ++i) {
+        contexts[base + i] = context_bin(m, previous, p.width, y, x, p.bins) * p.centres + quarters[size_t(base + i)];
+      }
+    }
+  });
 }
 
 void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::Tables& t, int32_t* out) {

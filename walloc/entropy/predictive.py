@@ -189,7 +189,7 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
         errors = torch.empty(planes, view[1] * view[2], dtype=torch.int32)
         contexts = torch.empty_like(errors)  # activity bin * CENTRES + the prediction's quarter
         _C.predictive_analyse_cpu(symbols.data_ptr(), *view, bits, weights.data_ptr(), BINS, CENTRES,
-                                  errors.data_ptr(), contexts.data_ptr())
+                                  errors.data_ptr(), contexts.data_ptr(), torch.get_num_threads())
         scales = _choose_scales(errors, contexts)
         indexes = torch.gather(scales, 1, (contexts // CENTRES).long()) * CENTRES + contexts % CENTRES
     payload = rans_encode(errors, indexes, *laplace_tables())
