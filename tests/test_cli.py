@@ -40,6 +40,7 @@ def test_image_compress_decompress_info(codec_path, png, tmp_path, capsys):
     assert main(["info", str(stream)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["codec"] == "walloc-image" and info["name"] == "tiny-image-0" and info["size"] == [45, 70]
+    assert info["latent_coder"] == "walloc-predictive"
     assert info["bpp"] == pytest.approx(8 * stream.stat().st_size / (45 * 70), abs=1e-3)
 
 

@@ -89,6 +89,8 @@ def _info(args: argparse.Namespace) -> None:
     container = bitstream.unpack(data)
     info = {"codec": container.codec, "bytes": len(data), "streams": [len(s) for s in container.streams],
             **container.meta}
+    if container.codec in ("walloc-image", "walloc-audio") and len(container.streams) == 1:
+        info["latent_coder"] = bitstream.unpack(container.streams[0]).codec  # predictive or (older) histogram
     size = container.meta.get("size")
     if container.codec == "walloc-image" and isinstance(size, list) and len(size) == 2:
         info["bpp"] = round(8 * len(data) / max(1, size[0] * size[1]), 4)
