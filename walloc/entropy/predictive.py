@@ -153,7 +153,9 @@ def _choose_scales(errors: Tensor, contexts: Tensor) -> Tensor:
     slots = 2 * _COST_REACH + 3
     index = errors.long().clamp(-_COST_REACH - 1, _COST_REACH + 1) + _COST_REACH + 1
     context = torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()
-    cells, counts = torch.unique((context * slots + index).flatten(), return_counts=True)  # sparse histogram
+    hist = torch.bincount((context * slots + index).flatten(), minlength=planes * BINS * CENTRES * slots)
+    cells = hist.nonzero().squeeze(1)  # the histogram is sparse: cost only the cells that occur
+    counts = hist[cells]
     costs = torch.zeros(planes * BINS, len(_THETAS), dtype=torch.long)
     costs.index_add_(0, cells // (CENTRES * slots), counts[:, None] * _cost_matrix()[cells % (CENTRES * slots)])
     return costs.argmin(-1).view(planes, BINS).to(torch.int32)
