@@ -19,7 +19,9 @@ from .package import weights_fingerprint
 def exact_float32() -> Iterator[None]:
     """Full float32 convolutions on CUDA (no TF32), so latents round to the same symbols on GPU and CPU
     except at exact ties, and decoded media agree across devices to float32 rounding."""
-    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+    cudnn = torch.backends.cudnn
+    with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                     allow_tf32=False):
         previous = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = False
         try:
