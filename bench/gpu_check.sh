@@ -18,7 +18,7 @@ pytest_args=(-q -p no:cacheprovider --rootdir . -o addopts="--import-mode=import
 python3 -m pip install -q --no-index --no-deps --target .site .whl/*.whl && export PYTHONPATH=$PWD/.site
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 time python3 -m pip install -q --no-build-isolation --no-deps .
-python3 -c "import walloc; print(walloc.build_info(), 'cuda_available', walloc.cuda_available())"
+python3 -P -c "import walloc; print(walloc.build_info(), 'cuda_available', walloc.cuda_available())"
 
 echo "== CUDA tests"
 timeout 120 python3 -P -m pytest "${pytest_args[@]}" -rs tests -k cuda

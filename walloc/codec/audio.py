@@ -81,7 +81,7 @@ class AudioCodec(Codec):
         return y if channels is None else self._ungroup(y, channels)
 
     def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:
-        """A walloc bitstream of the audio (rounded latents, adaptively entropy-coded)."""
+        """A walloc bitstream of the audio (rounded latents, coded by the predictive latent coder)."""
         x = self.as_batch(audio)
         meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate}
         return self._pack(self.encode(x, sample_rate), meta)

@@ -71,7 +71,7 @@ class ImageCodec(Codec):
             return self.model.decode(latents) + 0.5
 
     def compress(self, images) -> bytes:
-        """A walloc bitstream of the images (rounded latents, adaptively entropy-coded)."""
+        """A walloc bitstream of the images (rounded latents, coded by the predictive latent coder)."""
         x = self.as_batch(images)
         return self._pack(self.encode(x), {"size": list(x.shape[-2:])})
 
