@@ -124,3 +124,13 @@ def test_training_on_cuda_follows_the_cpu_run(image_folder, tmp_path):
         image = torch.rand(1, 3, 40, 48)
         assert codec.decompress(codec.compress(image)).shape == image.shape
     assert abs(val["cuda"] - val["cpu"]) < 0.5
+
+
+def test_bad_devices_are_refused_clearly():
+    from walloc.training.loop import training_device
+
+    with pytest.raises(ValueError, match="device must be"):
+        training_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            training_device("cuda")

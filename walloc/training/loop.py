@@ -27,7 +27,10 @@ _FIXED_FIELDS = ["step", "elapsed_s", "lr"]
 
 def training_device(name: str | None) -> torch.device:
     """The config's device, or CUDA when present; a CUDA process of torchrun takes its local rank's GPU."""
-    device = torch.device(name if name else ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        device = torch.device(name if name else ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {name!r}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {name!r}: no CUDA device is visible to torch here")
