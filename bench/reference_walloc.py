@@ -22,15 +22,17 @@ WHEEL = "walloc-1.2.1-py3-none-any.whl"
 CACHE = Path(os.environ.get("WALLOC_REFERENCE_CACHE", Path(tempfile.gettempdir()) / "walloc-reference-cache"))
 
 
-def _wheel() -> Path:
-    given = os.environ.get("WALLOC_REFERENCE_WHEEL")
+def download_wheel(requirement: str, wheel: str, environment_variable: str) -> Path:
+    """The wheel file of ``requirement`` (``name==version``): the path in ``environment_variable`` if set,
+    otherwise downloaded once into the cache with pip (no dependencies, never installed)."""
+    given = os.environ.get(environment_variable)
     if given:
         return Path(given)
-    path = CACHE / WHEEL
+    path = CACHE / wheel
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE),
-                        "walloc==1.2.1"], check=True, timeout=300, capture_output=True)
+                        requirement], check=True, timeout=300, capture_output=True)
     return path
 
 
@@ -70,7 +72,7 @@ def load_reference():
         if importlib.util.find_spec(dependency) is None:
             raise ReferenceUnavailable(f"the reference WaLLoC needs {dependency}, which is not installed")
     try:
-        wheel = _wheel()
+        wheel = download_wheel("walloc==1.2.1", WHEEL, "WALLOC_REFERENCE_WHEEL")
     except (OSError, subprocess.SubprocessError) as error:
         raise ReferenceUnavailable(f"could not download the reference wheel walloc==1.2.1 ({error})") from None
     source = zipfile.ZipFile(wheel).read("walloc/walloc.py")

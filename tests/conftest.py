@@ -7,24 +7,36 @@ from pathlib import Path
 
 import pytest
 
-_LOADER = Path(__file__).resolve().parent.parent / "bench" / "reference_walloc.py"
+_BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def _reference_loader():
-    spec = importlib.util.spec_from_file_location("bench_reference_walloc", _LOADER)
+def bench_module(name: str):
+    """A module of bench/ (not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", _BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _reference(loader_name: str):
+    loader = bench_module(loader_name)
+    try:
+        return loader, loader.load_reference()
+    except loader.ReferenceUnavailable as why:
+        pytest.skip(str(why))
+
+
 @pytest.fixture(scope="session")
 def reference_walloc():
     """The reference WaLLoC module (``Codec2D``, ``Codec1D``, ...), or a skip naming what is missing."""
-    loader = _reference_loader()
-    try:
-        return loader.load_reference()
-    except loader.ReferenceUnavailable as why:
-        pytest.skip(str(why))
+    return _reference("reference_walloc")[1]
+
+
+@pytest.fixture(scope="session")
+def reference_music2latent():
+    """(loader helpers, the reference Music2Latent package's inference module), or a skip naming what is
+    missing."""
+    return _reference("reference_music2latent")
 
 
 def _save_tiny_codec(folder: Path, kind: str, seed: int) -> Path:

@@ -1,8 +1,17 @@
 """walloc: compressed-domain codecs for PyTorch."""
 
 from . import entropy
-from .codec import AudioCodec, ImageCodec, available_codecs, decompress, load, load_reference
 from ._extension import build_info, cuda_available
+from .codec import (
+    AudioCodec,
+    ImageCodec,
+    Music2LatentCodec,
+    available_codecs,
+    decompress,
+    load,
+    load_music2latent,
+    load_reference,
+)
 from .entropy import EntropyBottleneck
 from .errors import BitstreamError
 from .quant import ToNormal, ToUniform
@@ -13,9 +22,11 @@ __version__ = build_info()["version"]
 __all__ = [
     "AudioCodec",
     "ImageCodec",
+    "Music2LatentCodec",
     "available_codecs",
     "decompress",
     "load",
+    "load_music2latent",
     "load_reference",
     "BitstreamError",
     "EntropyBottleneck",

@@ -26,14 +26,14 @@ def _compress_video(args: argparse.Namespace) -> None:
     frames, fps = read_video(args.input, size)
     codec = NervCodec(args.codec or "nervpp", args.size)
     codec.fit(frames, epochs=args.epochs, time_budget=args.time_budget, fps=fps)
-    data = codec.compress(bits=args.bits, prune=args.prune)
+    data = codec.compress(bits=8 if args.bits is None else args.bits, prune=args.prune)
     Path(args.output).write_bytes(data)
     bpp = 8 * len(data) / frames[:, 0].numel()
     print(f"{args.input} -> {args.output}: {len(data)} bytes ({bpp:.4f} bpp, {codec!r})")
 
 
 def _compress(args: argparse.Namespace) -> None:
-    from . import load
+    from . import Music2LatentCodec, load
     from .media import media_kind, read_audio, read_image
 
     kind = media_kind(args.input)
@@ -48,14 +48,17 @@ def _compress(args: argparse.Namespace) -> None:
         rate = f"{8 * len(data) / (image.shape[1] * image.shape[2]):.3f} bpp"
     else:
         audio, sample_rate = read_audio(args.input)
-        data = codec.compress(audio, sample_rate=sample_rate)
+        options = {} if args.bits is None else {"bits": args.bits}
+        if options and not isinstance(codec, Music2LatentCodec):
+            raise ValueError("--bits applies to video and to Music2Latent codecs, whose latents it quantizes")
+        data = codec.compress(audio, sample_rate=sample_rate, **options)
         rate = f"{8 * len(data) / (audio.shape[1] / sample_rate) / 1000:.1f} kbps"
     Path(args.output).write_bytes(data)
     print(f"{args.input} -> {args.output}: {len(data)} bytes ({rate}, codec {codec.name})")
 
 
 def _decompress(args: argparse.Namespace) -> None:
-    from . import bitstream, load, video
+    from . import Music2LatentCodec, bitstream, load, video
     from .codec import stream_codec_name
     from .media import media_kind, write_audio, write_image, write_video
 
@@ -72,7 +75,9 @@ def _decompress(args: argparse.Namespace) -> None:
     codec = load(name, device=args.device)
     if out_kind != codec.kind:
         raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
-    decoded = codec.decompress(data)
+    if args.steps is not None and not isinstance(codec, Music2LatentCodec):
+        raise ValueError("--steps applies to Music2Latent streams")
+    decoded = codec.decompress(data) if args.steps is None else codec.decompress(data, steps=args.steps)
     if decoded.shape[0] != 1:
         raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
     if codec.kind == "image":
@@ -94,7 +99,7 @@ def _info(args: argparse.Namespace) -> None:
     size = container.meta.get("size")
     if container.codec == "walloc-image" and isinstance(size, list) and len(size) == 2:
         info["bpp"] = round(8 * len(data) / max(1, size[0] * size[1]), 4)
-    if container.codec == "walloc-audio" and container.meta.get("length"):
+    if container.codec in ("walloc-audio", "walloc-music2latent") and container.meta.get("length"):
         seconds = container.meta["length"] / container.meta.get("sample_rate", 44100)
         info["kbps"] = round(8 * len(data) / seconds / 1000, 2)
     print(json.dumps(info, indent=2))
@@ -109,8 +114,11 @@ def _codecs(args: argparse.Namespace) -> None:
     for name, folder in folders.items():
         config = json.loads((folder / "config.json").read_text())
         model = config["model"]
-        print(f"{name:14s} {config['kind']:6s} latent_dim={model.get('latent_dim')} J={model.get('J')} "
-              f"decoder width={model.get('Nd')}  ({folder})")
+        if config["kind"] == "music2latent":
+            shape = f"latent_dim={model.get('latent_channels', 64)} base width={model.get('base_channels', 64)}"
+        else:
+            shape = f"latent_dim={model.get('latent_dim')} J={model.get('J')} decoder width={model.get('Nd')}"
+        print(f"{name:14s} {config['kind']:12s} {shape}  ({folder})")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -175,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--size", default="S", choices=["XS", "S", "M", "L"], help="parameter budget (default S)")
     video.add_argument("--epochs", type=int, default=300, help="fitting epochs (default 300)")
     video.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
-    video.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")
+    video.add_argument("--bits", type=int, help="weight bits (default 8); with a Music2Latent codec: latent bits "
+                                                "(default 8)")
     video.add_argument("--prune", type=float, default=0.4, help="fraction of weights pruned (default 0.4)")
     video.add_argument("--frame-size", help="WIDTHxHEIGHT to resize frames to (e.g. 320x180)")
     p.set_defaults(run=_compress)
@@ -183,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("decompress", help="decode a walloc file; the format comes from OUTPUT's extension")
     p.add_argument("input")
     p.add_argument("output")
+    p.add_argument("--steps", type=int, help="consistency steps of a Music2Latent decode (default 1)")
     p.set_defaults(run=_decompress)
 
     p = commands.add_parser("info", help="print a walloc file's header")

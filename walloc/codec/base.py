@@ -80,10 +80,7 @@ class Codec:
     def _unpack(self, data: bytes) -> tuple[dict, Tensor]:
         container = bitstream.unpack(data, codec=self.container_id)
         meta = container.meta
-        if meta.get("fingerprint") != self.fingerprint:
-            raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
-                                 f"(weights {meta.get('fingerprint')}), not by {self.name!r} "
-                                 f"(weights {self.fingerprint}); load that codec to decode it")
+        check_writer(meta, self.name, self.fingerprint)
         if len(container.streams) != 1:
             raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
         symbols = decompress_latent_stream(container.streams[0])
@@ -91,6 +88,14 @@ class Codec:
             raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
                                  f"do not fit this codec's {self.latent_dim} channels")
         return meta, self._latents(symbols)
+
+
+def check_writer(meta: dict, name: str, fingerprint: str) -> None:
+    """Raises BitstreamError unless the stream header ``meta`` names the weights ``fingerprint``."""
+    if meta.get("fingerprint") != fingerprint:
+        raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
+                             f"(weights {meta.get('fingerprint')}), not by {name!r} "
+                             f"(weights {fingerprint}); load that codec to decode it")
 
 
 def decompress_latent_stream(data: bytes) -> Tensor:

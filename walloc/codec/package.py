@@ -1,6 +1,7 @@
 """The on-disk form of a trained codec: a folder with ``config.json``, ``weights.safetensors`` and a card.
 
-``config.json``: ``{"format": 1, "name": str, "kind": "image" | "audio", "model": {constructor arguments},
+``config.json``: ``{"format": 1, "name": str, "kind": "image" | "audio" | "music2latent", "model": {constructor
+arguments (Music2LatentConfig fields for music2latent)},
 "sample_rate": int (audio)}``. Shipped codecs live in the wheel (``walloc/_codecs/<name>/``); folders named
 in ``WALLOC_CODECS_PATH`` (``os.pathsep``-separated) are searched first.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..models import WallocAudioModel, WallocImageModel
+from ..models.music2latent import Music2LatentConfig, Music2LatentModel
 
 FORMAT = 1
 CONFIG = "config.json"
@@ -36,11 +38,13 @@ def codec_folders() -> dict[str, Path]:
     return found
 
 
-def build_model(kind: str, arguments: dict) -> WallocImageModel | WallocAudioModel:
+def build_model(kind: str, arguments: dict) -> WallocImageModel | WallocAudioModel | Music2LatentModel:
     if kind == "image":
         return WallocImageModel(**arguments)
     if kind == "audio":
         return WallocAudioModel(**arguments)
+    if kind == "music2latent":
+        return Music2LatentModel(Music2LatentConfig.from_dict(arguments))
     raise ValueError(f"unknown codec kind {kind!r}")
 
 
@@ -69,7 +73,8 @@ def read_codec(folder: str | Path) -> tuple[dict, WallocImageModel | WallocAudio
         raise ValueError(f"{folder}: unsupported codec format {config.get('format')!r} (this walloc reads {FORMAT})")
     model = build_model(config["kind"], config["model"])
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
-    model.check_filters()
+    if not isinstance(model, Music2LatentModel):
+        model.check_filters()
     return config, model.eval()
 
 

@@ -14,6 +14,9 @@
   segments of ``data`` (the source to recover) with segments of ``interference``.
 - ``"video"``: a NeRV / NeRV++ network fitted to the video file ``data[0]``; ``model`` holds
   ``{"arch": "nervpp", "size": "S", "frame_size": [180, 320]}`` (see :class:`walloc.video.NervCodec`).
+- ``"music2latent"``: a Music2Latent consistency autoencoder trained by consistency training on mono items of
+  ``segment`` samples; ``model`` holds :class:`walloc.models.Music2LatentConfig` fields (``{}``: the released
+  58M-parameter size). Exports a codec folder loadable with ``walloc.load``.
 """
 
 from __future__ import annotations
@@ -49,15 +52,19 @@ class TrainConfig:
     checkpoint_every: int = 250
     threads: int | None = None     # torch CPU threads per process
     device: str | None = None      # "cpu", "cuda"; None: CUDA when present (under torchrun, the local rank's GPU)
+    precision: str = "float32"     # "bfloat16": forward passes under autocast (fast on AMX CPUs and GPUs)
     interference: list[str] | None = None  # "separate" only: what is mixed into the source
+    consistency: dict | None = None  # "music2latent" only: schedule options of ConsistencySchedule
 
-    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video")
+    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video", "music2latent")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
             raise ValueError(f"kind must be one of {', '.join(self.KINDS)}; got {self.kind!r}")
         if self.kind == "separate" and not self.interference:
             raise ValueError("kind 'separate' needs 'interference': the folders mixed into the source")
+        if self.precision not in ("float32", "bfloat16"):  # float16 would need loss scaling
+            raise ValueError(f"precision must be float32 or bfloat16; got {self.precision!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
 

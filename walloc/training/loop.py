@@ -70,6 +70,10 @@ def build_task(config: TrainConfig) -> Task:
         from .baseline import FactorizedPriorTask
 
         return FactorizedPriorTask(config)
+    if config.kind == "music2latent":
+        from .consistency_task import ConsistencyTask
+
+        return ConsistencyTask(config)
     if config.kind == "video":
         from .video_task import VideoFitTask
 
@@ -149,7 +153,9 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
         lr = config.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / config.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        loss, values = wrapped(_to_device(task.sample(config.batch_size, generator), device))
+        with torch.autocast(device.type, dtype=getattr(torch, config.precision),
+                            enabled=config.precision != "float32"):
+            loss, values = wrapped(_to_device(task.sample(config.batch_size, generator), device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm:

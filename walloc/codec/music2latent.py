@@ -1,0 +1,245 @@
+"""The Music2Latent codec: 44.1 kHz audio of any length and channel count to 64-channel latents at 10.77 Hz,
+real bitstreams of them, and back through the consistency decoder.
+
+Framing: every channel is one item. The audio is padded with 3 hops (1536 samples) of silence in front and
+enough at the end that every input sample lies where four STFT frames overlap (the reference crops instead:
+it fades the first 35 ms and drops up to 4095 samples at the end); latent frame j then covers input samples
+[4096 j - 1536, 4096 j + 4096). Long inputs run in windows of ``window`` latent frames that overlap by
+``2 * overlap`` frames and are cross-faded, so joins are seamless and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .. import bitstream
+from ..entropy import predictive
+from ..errors import BitstreamError
+from ..models.music2latent import (
+    Music2LatentModel,
+    audio_to_spectrogram,
+    karras_sigmas,
+    spectrogram_to_audio,
+)
+from .base import check_writer, decompress_latent_stream, exact_float32
+from .package import weights_fingerprint
+
+LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _windows(total: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, keep_start, keep_end) windows over [0, total) frames, at most about ``size`` long: each
+    computes [start, end) and owns [keep_start, keep_end), evenly split; neighbours share ``2 * overlap``
+    frames, cross-faded by :func:`_blend`."""
+    count = math.ceil(total / (size - 2 * overlap)) if total > size else 1
+    bounds = [round(i * total / count) for i in range(count + 1)]
+    return [(max(0, a - overlap), min(total, b + overlap), a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def _blend(pieces: list[Tensor], windows: list[tuple[int, int, int, int]], scale: int, overlap: int) -> Tensor:
+    """Joins window outputs (last axis ``scale`` x the frame axis) with linear cross-fades over the frames
+    two windows share."""
+    total = windows[-1][1] * scale
+    out = pieces[0].new_zeros(*pieces[0].shape[:-1], total)
+    weight = pieces[0].new_zeros(total)
+    for piece, (start, end, keep_start, keep_end) in zip(pieces, windows):
+        ramp = torch.ones(end - start, device=piece.device)
+        fade = 2 * overlap
+        if start > 0:  # rise over [keep_start - overlap, keep_start + overlap)
+            ramp[:fade] = (torch.arange(fade, device=piece.device) + 0.5) / fade
+        if end < windows[-1][1]:
+            ramp[-fade:] = (fade - torch.arange(fade, device=piece.device) - 0.5) / fade
+        ramp = ramp.repeat_interleave(scale)
+        out[..., start * scale:end * scale] += piece * ramp
+        weight[start * scale:end * scale] += ramp
+    return out / weight
+
+
+class Music2LatentCodec:
+    """A Music2Latent model as a codec. Audio: float (N, C, T) or (C, T) in [-1, 1] at 44.1 kHz, any length.
+
+    ``precision``: ``"float32"`` (default; the reference's arithmetic) or ``"bfloat16"``/``"float16"`` (autocast:
+    several times faster on CPUs with AMX/AVX-512-BF16 and on GPUs, with outputs close to float32's).
+    """
+
+    kind = "audio"
+    container_id = "walloc-music2latent"
+    sample_rate = 44100
+
+    def __init__(self, name: str, model: Music2LatentModel, device=None, precision: str = "float32",
+                 window: int = 128, overlap: int = 4) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if overlap < 1 or window < 8 * overlap:
+            raise ValueError(f"need overlap >= 1 and window >= 8 x overlap; got window {window}, overlap {overlap}")
+        self.name = name
+        self.model = model.eval().requires_grad_(False)
+        self.fingerprint = weights_fingerprint(self.model)
+        self.precision = precision
+        self.window, self.overlap = window, overlap
+        self.to(device if device is not None else "cpu")
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_channels
+
+    @property
+    def hop(self) -> int:
+        return self.config.hop
+
+    @property
+    def samples_per_latent(self) -> int:
+        return self.config.samples_per_latent
+
+    def to(self, device) -> "Music2LatentCodec":
+        self.device = torch.device(device)
+        # channels-last convolutions measure ~1.3x faster on CPU (bench/music2latent.py)
+        self.model.to(self.device, memory_format=torch.channels_last)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Music2LatentCodec(name={self.name!r}, precision={self.precision!r}, device={str(self.device)!r})"
+
+    @contextlib.contextmanager
+    def _arithmetic(self) -> Iterator[None]:
+        with torch.inference_mode(), exact_float32():
+            if self.precision == "float32":
+                yield
+            else:
+                with torch.autocast(self.device.type, dtype=PRECISIONS[self.precision]):
+                    yield
+
+    # --- framing ---------------------------------------------------------------------------------------------
+
+    def latent_frames(self, length: int) -> int:
+        """Latent frames of a ``length``-sample input."""
+        return max(1, math.ceil((length + 3 * self.hop) / self.samples_per_latent))
+
+    def decoded_length(self, frames: int) -> int:
+        """Samples that ``decode`` returns for ``frames`` latent frames (``decompress`` crops to the input's)."""
+        return frames * self.samples_per_latent - 3 * self.hop
+
+    def as_batch(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
+        if sample_rate is not None and int(sample_rate) != self.sample_rate:
+            raise ValueError(f"codec {self.name!r} codes {self.sample_rate} Hz audio, got {sample_rate} Hz: "
+                             f"resample first (for example with torchaudio.functional.resample or soxr)")
+        audio = torch.as_tensor(audio)
+        if audio.dim() == 2:
+            audio = audio.unsqueeze(0)
+        if audio.dim() != 3 or audio.shape[-1] == 0 or audio.shape[1] == 0:
+            raise ValueError(f"expected audio (N, C, T) with C, T > 0, got shape {tuple(audio.shape)}")
+        if not audio.is_floating_point():
+            raise ValueError(f"audio must be float in [-1, 1], got {audio.dtype}")
+        return audio.to(self.device, torch.float32)
+
+    # --- continuous latents ----------------------------------------------------------------------------------
+
+    def encode(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
+        """Latents (N, C, 64, L), L = ceil((T + 1536) / 4096), on the reference's scale (tanh output / 0.06)."""
+        return self._encode_bounded(self.as_batch(audio, sample_rate)) / LATENT_SCALE
+
+    def _encode_bounded(self, x: Tensor) -> Tensor:
+        n, c, t = x.shape
+        frames = self.latent_frames(t)
+        padded = F.pad(x.reshape(n * c, t), (3 * self.hop, frames * self.samples_per_latent - t))
+        windows = _windows(frames, self.window, self.overlap)
+        pieces = []
+        with self._arithmetic():
+            for start, end, _, _ in windows:
+                segment = padded[:, start * self.samples_per_latent:end * self.samples_per_latent + 3 * self.hop]
+                spectrogram = audio_to_spectrogram(segment, self.hop).contiguous(memory_format=torch.channels_last)
+                pieces.append(self.model.encode(spectrogram).float())
+        return _blend(pieces, windows, 1, self.overlap).reshape(n, c, self.latent_dim, frames)
+
+    def decode(self, latents: Tensor, steps: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """Audio (N, C, 4096 L - 1536) in [-1, 1] from latents (N, C, 64, L) on the reference's scale, by
+        ``steps`` consistency steps from noise drawn with ``generator`` (a CPU generator; the global one when
+        None), so a given generator state gives the same audio on every device."""
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        if latents.dim() != 4 or latents.shape[2] != self.latent_dim or latents.shape[-1] == 0:
+            raise ValueError(f"expected latents (N, C, {self.latent_dim}, L), got shape {tuple(latents.shape)}")
+        return self._decode_bounded(latents.to(self.device) * LATENT_SCALE, steps, generator)
+
+    def _decode_bounded(self, bounded: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
+        n, c, _, frames = bounded.shape
+        sigmas = karras_sigmas(steps)
+        per_latent = self.config.time_downsampling
+        shape = (n * c, self.config.data_channels, self.config.bins, frames * per_latent)
+        noises = [torch.randn(shape, generator=generator) for _ in range(steps)]  # CPU: device-independent
+        flat = bounded.reshape(n * c, self.latent_dim, frames)
+        windows = _windows(frames, self.window, self.overlap)
+        pieces = []
+        with self._arithmetic():
+            for start, end, _, _ in windows:
+                pyramid = self.model.pyramid(flat[..., start:end])
+                span = slice(start * per_latent, end * per_latent)
+                x = noises[0][..., span].to(self.device) * sigmas[0]
+                for step in range(steps):
+                    x = x.contiguous(memory_format=torch.channels_last)
+                    clean = self.model.denoise(x, sigmas[step], pyramid).float()
+                    if step + 1 < steps:
+                        x = clean + math.sqrt(sigmas[step + 1] ** 2 - sigmas[-1] ** 2) * noises[step + 1][..., span].to(
+                            self.device)
+                pieces.append(clean)
+            audio = spectrogram_to_audio(_blend(pieces, windows, per_latent, self.overlap), self.hop)
+        return audio[:, 3 * self.hop:3 * self.hop + self.decoded_length(frames)].reshape(n, c, -1)
+
+    # --- bitstreams ------------------------------------------------------------------------------------------
+
+    def compress(self, audio: Tensor, sample_rate: int | None = None, bits: int = 8) -> bytes:
+        """A walloc bitstream: the tanh-bounded latents quantized uniformly to ``bits`` bits (2 ** (bits - 1) - 1
+        steps per unit) and coded by walloc's predictive latent coder."""
+        if not 2 <= bits <= 12:
+            raise ValueError(f"bits must be in [2, 12], got {bits}")
+        x = self.as_batch(audio, sample_rate)
+        levels = 2 ** (bits - 1) - 1
+        bounded = self._encode_bounded(x)
+        symbols = torch.round(bounded * levels).to(torch.int32) + 2 ** (bits - 1)
+        n, c, k, frames = symbols.shape
+        stream = predictive.compress_planes(symbols.reshape(n * c, k, frames).cpu(), bits, 1)
+        meta = {"name": self.name, "fingerprint": self.fingerprint, "channels": c, "length": x.shape[-1],
+                "sample_rate": self.sample_rate, "bits": bits}
+        return bitstream.pack(self.container_id, meta, [stream])
+
+    def quantized_latents(self, data: bytes) -> tuple[dict, Tensor]:
+        """(header, latents (N, C, 64, L) on the reference's scale) of a bitstream, as the decoder sees them."""
+        container = bitstream.unpack(data, codec=self.container_id)
+        meta = container.meta
+        check_writer(meta, self.name, self.fingerprint)
+        channels, length, bits = meta.get("channels"), meta.get("length"), meta.get("bits")
+        if not all(isinstance(v, int) for v in (channels, length, bits)) or channels < 1 or length < 1:
+            raise BitstreamError("corrupt walloc-music2latent stream: bad channel count, length or bits")
+        if len(container.streams) != 1:
+            raise BitstreamError("corrupt walloc-music2latent stream: expected one latent stream")
+        symbols = decompress_latent_stream(container.streams[0])
+        if (symbols.dim() != 3 or symbols.shape[0] % channels or symbols.shape[1] != self.latent_dim
+                or symbols.shape[2] != self.latent_frames(length)):
+            raise BitstreamError(f"corrupt walloc-music2latent stream: latents of shape {tuple(symbols.shape)} "
+                                 f"do not fit {channels} channels of {length} samples")
+        levels = 2 ** (bits - 1) - 1
+        bounded = (symbols.to(torch.float32) - 2 ** (bits - 1)) / levels
+        if bounded.abs().max() > 1:
+            raise BitstreamError("corrupt walloc-music2latent stream: latents outside [-1, 1]")
+        return meta, bounded.reshape(-1, channels, self.latent_dim, symbols.shape[2]) / LATENT_SCALE
+
+    def decompress(self, data: bytes, steps: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """Audio (N, C, T) in [-1, 1], as long as it was compressed; deterministic for a given generator."""
+        meta, latents = self.quantized_latents(data)
+        return self.decode(latents, steps, generator)[..., :meta["length"]]
+
+    def bitrate_kbps(self, data: bytes) -> float:
+        """Kilobits per second of audio (all channels) of a bitstream of this codec."""
+        container = bitstream.unpack(data, codec=self.container_id)
+        seconds = container.meta["length"] / container.meta["sample_rate"]
+        return 8 * len(data) / seconds / 1000
