@@ -16,6 +16,7 @@ hypothesis pass of the same target on every CI run.
 
 from __future__ import annotations
 
+import functools
 import struct
 import sys
 import tempfile
@@ -52,7 +53,20 @@ def seeds() -> list[bytes]:
     out.append(compress_planes(smooth.flatten(2), 8, plane_dims=1))
     out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
     out.append(nerv_seed())
+    out.append(music2latent_codec().compress(torch.randn(1, 2, 6000, generator=gen).clamp(-1, 1) * 0.3, bits=6))
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def music2latent_codec():
+    """A tiny random Music2Latent codec: its streams' headers and latents are checked before any network runs."""
+    from walloc.codec.music2latent import Music2LatentCodec
+    from walloc.models.music2latent import Music2LatentConfig, Music2LatentModel
+
+    torch.manual_seed(0)
+    config = Music2LatentConfig(base_channels=4, multipliers=(1, 1, 1, 1, 1), unet_blocks=(1,) * 5,
+                                bottleneck_channels=16, bottleneck_blocks=1, heads=1, cond_channels=8)
+    return Music2LatentCodec("fuzz-m2l", Music2LatentModel(config))
 
 
 def nerv_seed() -> bytes:
@@ -89,7 +103,8 @@ def decode_everything(data: bytes) -> None:
     except ValueError:
         pass
     for candidate in (data, with_valid_checksums(data)):
-        for decoder in (decompress_symbols, decompress_planes, video.decompress):
+        for decoder in (decompress_symbols, decompress_planes, video.decompress,
+                        music2latent_codec().quantized_latents):
             try:
                 decoder(candidate)
             except ValueError:

@@ -218,7 +218,8 @@ class Music2LatentCodec:
         meta = container.meta
         check_writer(meta, self.name, self.fingerprint)
         channels, length, bits = meta.get("channels"), meta.get("length"), meta.get("bits")
-        if not all(isinstance(v, int) for v in (channels, length, bits)) or channels < 1 or length < 1:
+        if (not all(isinstance(v, int) for v in (channels, length, bits)) or channels < 1 or length < 1
+                or not 2 <= bits <= 12):
             raise BitstreamError("corrupt walloc-music2latent stream: bad channel count, length or bits")
         if len(container.streams) != 1:
             raise BitstreamError("corrupt walloc-music2latent stream: expected one latent stream")
