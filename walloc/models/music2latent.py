@@ -355,22 +355,30 @@ class Music2LatentModel(nn.Module):
         width = c.base_channels * c.multipliers[0]
         self.conv_inp = nn.Conv2d(c.data_channels, width, 3, padding=1)
         levels = len(c.multipliers)
+        # Each path is a list of modules (the checkpoint's numbering) and a plan over it: ("block", i, level) is
+        # a 1x1 projection of pyramid map `level` at i followed by its ResBlock at i + 1; ("resample", i, None).
         down: list[nn.Module] = []
+        self._down_plan: list[tuple[str, int, int | None]] = []
         for level, blocks in enumerate(c.unet_blocks):
             width = c.base_channels * c.multipliers[level]
             heads = c.heads if c.attention[level] else 0
             for _ in range(blocks):
+                self._down_plan.append(("block", len(down), level))
                 down += [nn.Conv2d(width, width, 1), ResBlock(width, width, k, attention_heads=heads)]
             if level < levels - 1:
+                self._down_plan.append(("resample", len(down), None))
                 down.append(Resample(width, c.base_channels * c.multipliers[level + 1], up=False,
                                      frequency_only=level == 0))
         up: list[nn.Module] = []
+        self._up_plan: list[tuple[str, int, int | None]] = []
         up_multipliers = list(reversed(c.multipliers))[1:] + [c.multipliers[-1]]
         for i, blocks in enumerate(reversed(c.unet_blocks)):
             heads = c.heads if c.attention[levels - 1 - i] else 0
             for _ in range(blocks):
+                self._up_plan.append(("block", len(up), levels - 1 - i))
                 up += [nn.Conv2d(width, width, 1), ResBlock(width, width, k, attention_heads=heads)]
             if i < levels - 1:
+                self._up_plan.append(("resample", len(up), None))
                 out = c.base_channels * up_multipliers[i]
                 up.append(Resample(width, out, up=True, frequency_only=i == levels - 2))
                 width = out
@@ -398,21 +406,10 @@ class Music2LatentModel(nn.Module):
         """The decoder's feature maps and their 1x1 projections into every UNet block, in the order the blocks
         use them (sigma-independent: computed once per decode)."""
         maps = self.decoder(latents)
-        blocks = self.config.unet_blocks
-        projections, k = [], 0
-        for level, count in enumerate(blocks):
-            for _ in range(count):
-                projections.append(self.down_layers[k](maps[level]))
-                k += 2
-            k += level < len(blocks) - 1
-        k = 0
-        for i, count in enumerate(reversed(blocks)):
-            for _ in range(count):
-                projections.append(self.up_layers[k](maps[-i - 1]))
-                k += 2
-            k += i < len(blocks) - 1
-        projections.append(self.conv_decoded(maps[0]))
-        return projections
+        projections = [layers[i](maps[level]) for layers, plan in ((self.down_layers, self._down_plan),
+                                                                  (self.up_layers, self._up_plan))
+                       for kind, i, level in plan if kind == "block"]
+        return projections + [self.conv_decoded(maps[0])]
 
     def denoise(self, noisy: Tensor, sigma: Tensor | float, pyramid: list[Tensor]) -> Tensor:
         """One consistency-function evaluation: the clean spectrogram estimated from ``noisy`` at ``sigma``."""
@@ -425,25 +422,19 @@ class Music2LatentModel(nn.Module):
         c_skip, c_out, c_in = consistency_scalings(sigma)
         x = self.conv_inp(c_in * noisy).mul_(gain_in)
         projections = iter(pyramid)
-        skips, k = [], 0
-        blocks = self.config.unet_blocks
-        for level, count in enumerate(blocks):
-            for _ in range(count):
-                x = self.down_layers[k + 1](torch.add(x, next(projections)).mul_(_SQRT_HALF), time)
+        skips = []
+        for kind, i, _ in self._down_plan:
+            if kind == "block":
+                x = self.down_layers[i + 1](torch.add(x, next(projections)).mul_(_SQRT_HALF), time)
                 skips.append(x)
-                k += 2
-            if level < len(blocks) - 1:
-                x = self.down_layers[k](x)
-                k += 1
-        k = 0
-        for i, count in enumerate(reversed(blocks)):
-            for _ in range(count):
+            else:
+                x = self.down_layers[i](x)
+        for kind, i, _ in self._up_plan:
+            if kind == "block":
                 mixed = torch.add(x, skips.pop()).add_(next(projections)).mul_(_SQRT_THIRD)
-                x = self.up_layers[k + 1](mixed, time)
-                k += 2
-            if i < len(blocks) - 1:
-                x = self.up_layers[k](x)
-                k += 1
+                x = self.up_layers[i + 1](mixed, time)
+            else:
+                x = self.up_layers[i](x)
         x = torch.add(x, next(projections)).mul_(_SQRT_HALF)
         x = self.conv_out(_norm_silu(self.norm_out, x).mul_(gain_out))
         return torch.addcmul(c_skip * noisy, c_out, x)

@@ -24,7 +24,7 @@ from torch import Tensor
 from ..codec.package import build_model, save_codec
 from ..media import read_audio
 from ..metrics import log_mel_distance, si_sdr
-from ..models.music2latent import RHO, SIGMA_MAX, SIGMA_MIN, audio_to_spectrogram
+from ..models.music2latent import audio_to_spectrogram, karras_sigmas
 from .config import TrainConfig
 from .data import AudioSegments, split_files
 from .task import Panel, Task
@@ -65,8 +65,7 @@ class ConsistencySchedule:
 
 def karras_levels(levels: int) -> Tensor:
     """The ``levels`` noise levels sigma_min .. sigma_max of the Karras schedule (rho 7), ascending."""
-    low, high = SIGMA_MIN ** (1 / RHO), SIGMA_MAX ** (1 / RHO)
-    return (low + torch.linspace(0, 1, levels, dtype=torch.float64) * (high - low)) ** RHO
+    return torch.tensor(karras_sigmas(levels - 1)[::-1], dtype=torch.float64)
 
 
 class ConsistencyTask(Task):
