@@ -63,26 +63,30 @@ T* as_ptr(uintptr_t p) {
 }
 
 void wpt1d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t length,
-                       const std::vector<int>& meta, const std::vector<double>& coef, int levels, int threads) {
+                       const std::vector<int>& meta, const std::vector<double>& coef,
+                       const std::vector<double>& lifting, int levels, int threads) {
   check_shape(planes, length, levels);
   const PolyphaseBank bank = bank_from_lists(meta, coef);
+  const LiftingScheme scheme = LiftingScheme::from_list(lifting);
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt1d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, length, bank, levels, threads);
+    wpt1d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, length, bank, scheme, levels,
+                 threads);
   });
 }
 
 void wpt2d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t height,
-                       int64_t width, const std::vector<int>& meta, const std::vector<double>& coef, int levels,
-                       int threads) {
+                       int64_t width, const std::vector<int>& meta, const std::vector<double>& coef,
+                       const std::vector<double>& lifting, int levels, int threads) {
   check_shape(planes, height, levels);
   check_shape(planes, width, levels);
   const PolyphaseBank bank = bank_from_lists(meta, coef);
+  const LiftingScheme scheme = LiftingScheme::from_list(lifting);
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt2d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, levels,
+    wpt2d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, scheme, levels,
                  threads);
   });
 }

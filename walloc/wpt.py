@@ -27,6 +27,7 @@ class _PacketTransform(nn.Module):
         self.levels = levels
         self.mode = mode
         self._op = ops.wpt1d if self.ndim == 1 else ops.wpt2d
+        self._lifting = self.banks.lifting.flat() if self.banks.lifting else []
 
     @property
     def packets(self) -> int:
@@ -36,12 +37,12 @@ class _PacketTransform(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Analysis: every input channel becomes ``packets`` channels, each dimension shrinks by 2**levels."""
         bank = self.banks.analysis
-        return self._op(x, False, list(bank.meta), list(bank.coef), self.levels)
+        return self._op(x, False, list(bank.meta), list(bank.coef), self._lifting, self.levels)
 
     def inverse(self, y: Tensor) -> Tensor:
         """Synthesis: the inverse of :meth:`forward` (perfect reconstruction up to the filters' precision)."""
         bank = self.banks.synthesis
-        return self._op(y, True, list(bank.meta), list(bank.coef), self.levels)
+        return self._op(y, True, list(bank.meta), list(bank.coef), self._lifting, self.levels)
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet!r}, levels={self.levels}, mode={self.mode!r}"

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "lifting.h"
+
 namespace walloc {
 
 struct PolyphaseTap {
@@ -62,13 +64,14 @@ inline int64_t positive_mod(int64_t a, int64_t m) {
 // 1-D split: x is (planes, length), y is (planes, 2**levels, length / 2**levels); merge is the reverse.
 // 2-D split: x is (planes, height, width), y is (planes, 4**levels, height / 2**levels, width / 2**levels),
 // children of a band in PyWavelets' natural order (a, h, v, d); merge is the reverse.
+// A non-empty `lifting` (the same wavelet's lifting scheme) replaces the bank's taps in the CPU kernels.
 template <typename T>
 void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, const PolyphaseBank& bank,
-               int levels, int threads);
+               const LiftingScheme& lifting, int levels, int threads);
 
 template <typename T>
 void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,
-               const PolyphaseBank& bank, int levels, int threads);
+               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads);
 
 #ifdef WALLOC_WITH_CUDA
 // CUDA twins of the above: same layouts and arithmetic. `workspace` holds 2 * planes * size elements of T

@@ -1,6 +1,7 @@
 // CPU wavelet packet transforms: each plane (one channel of one item) runs its whole packet tree while it is
 // hot in cache, so memory traffic is one read of the input and one write of the output per transform.
-// Threads take whole planes.
+// Threads take whole planes. Two kernels run the levels: the polyphase taps of any wavelet, and, for a wavelet
+// with a lifting scheme (CDF 9/7 in float32), its lifting steps fused so intermediates stay in registers.
 //
 // This file is compiled once per instruction set (see wpt_cpu_isa.h): WALLOC_CPU_ISA names the namespace of
 // this copy and WALLOC_CPU_TARGET its target. The target is set by pragma after the includes, so only this
@@ -9,10 +10,14 @@
 // -ffp-contract=off: all perform the same operations in the same order and give bit-identical results.
 #include <array>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "../common/memory.h"
 #include "../common/parallel.h"
+#include "lifting.h"
 #include "wpt_cpu_isa.h"
 
 #ifndef WALLOC_CPU_ISA
@@ -94,17 +99,17 @@ void combine(T* __restrict out, const T* const* p, const T* c, int ntaps, int64_
   }
 }
 
-// Taps of a bank converted to T, plus per-thread buffers for pointer tables and padded rows.
+// The polyphase-tap kernel: taps of a bank converted to T, plus per-thread buffers for pointer tables and
+// padded rows.
 template <typename T>
-struct Workspace {
+struct TapKernel {
   const PolyphaseBank& bank;
   std::vector<T> coef[2];
   std::vector<const T*> ptrs;
   std::vector<T> ext[2];   // periodically padded copies of the two input channels of a row
   std::vector<T> row[2];   // a row-pass result before interleaving, or a column-pass result
-  std::vector<T> plane;    // intermediate levels
 
-  Workspace(const PolyphaseBank& b, int64_t plane_size) : bank(b), plane(plane_size) {
+  explicit TapKernel(const PolyphaseBank& b) : bank(b) {
     for (int k = 0; k < 2; ++k) coef[k].assign(b.coef[k].begin(), b.coef[k].end());
     ptrs.resize(std::max(b.src[0].size(), b.src[1].size()) + 1);
   }
@@ -215,6 +220,367 @@ struct Workspace {
   }
 };
 
+// Integer vectors with as many lanes as Vec<T>, the masks of __builtin_shuffle.
+template <typename T>
+struct MaskOf;
+template <>
+struct MaskOf<float> {
+  typedef int32_t type __attribute__((vector_size(kVectorBytes)));
+};
+template <>
+struct MaskOf<double> {
+  typedef int64_t type __attribute__((vector_size(kVectorBytes)));
+};
+
+template <typename T>
+constexpr int kLanesOf = kVectorBytes / sizeof(T);
+
+// Lane l of the result is lane first + stride * l of the concatenation (a, b), taken modulo 2N.
+template <typename T, int First, int Stride>
+inline Vec<T> lanes_of(const Vec<T>& a, const Vec<T>& b) {
+  typename MaskOf<T>::type mask;
+  for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (First + Stride * l) % (2 * kLanesOf<T>);
+  return __builtin_shuffle(a, b, mask);
+}
+
+// Each sample's successor (a chunk a followed by chunk b) and predecessor (b preceded by a).
+template <typename T>
+inline Vec<T> successors(const Vec<T>& a, const Vec<T>& b) {
+  return lanes_of<T, 1, 1>(a, b);
+}
+template <typename T>
+inline Vec<T> predecessors(const Vec<T>& a, const Vec<T>& b) {
+  return lanes_of<T, kLanesOf<T> - 1, 1>(a, b);
+}
+
+// Lane l of the result is lane l/2 of a (l even) or of b (l odd), for the first or second half of the lanes.
+template <typename T, int Half>
+inline Vec<T> interleaved(const Vec<T>& a, const Vec<T>& b) {
+  typename MaskOf<T>::type mask;
+  for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (l % 2) * kLanesOf<T> + Half * kLanesOf<T> / 2 + l / 2;
+  return __builtin_shuffle(a, b, mask);
+}
+
+// The lifting steps on one position, written once for vectors and scalars so every instruction set and every
+// tail performs the same operations in the same order: predict then update, and their inverses.
+template <class V, typename T>
+inline V predicted(const V& odd, const V& even, const V& next_even, T c) {
+  return odd + c * (even + next_even);
+}
+template <class V, typename T>
+inline V updated(const V& even, const V& prev_odd, const V& odd, T c) {
+  return even + c * (prev_odd + odd);
+}
+template <class V, typename T>
+inline V unpredicted(const V& odd, const V& even, const V& next_even, T c) {
+  return odd - c * (even + next_even);
+}
+template <class V, typename T>
+inline V unupdated(const V& even, const V& prev_odd, const V& odd, T c) {
+  return even - c * (prev_odd + odd);
+}
+
+// The lifting kernel for schemes of P (predict, update) pairs (see lifting.h).
+//
+// Rows are lifted in chunks of one vector, all pairs at once: a pair's predict needs the next even sample, so
+// each pair runs one chunk behind the previous one, and successors/predecessors come from the neighbouring
+// chunk held in a register. Columns are lifted the same way with rows in place of chunks: the band streams
+// through in blocks of row pairs, each vector of columns carrying its values in registers through a block
+// and in one row per version between blocks, so a band is read once and its lifted rows written once.
+// Periodic boundaries: the sweeps start a few chunks (rows) early on periodically wrapped samples; what those
+// warm-up steps compute from not-yet-valid carries never reaches an output (tests check every boundary).
+template <typename T, int P>
+class LiftingKernel {
+ public:
+  explicit LiftingKernel(const LiftingScheme& s) {
+    for (int j = 0; j < P; ++j) {
+      predict_[j] = static_cast<T>(s.predict[j]);
+      update_[j] = static_cast<T>(s.update[j]);
+    }
+    scale_[0] = s.scale[0];
+    scale_[1] = s.scale[1];
+  }
+
+  // One row of length 2m -> two bands of length m, each also multiplied by `outer`.
+  void split_row(const T* __restrict src, T* lo, T* hi, int64_t m, double outer = 1.0) {
+    // Whole chunks inside the row are loaded from it and split into even and odd samples in registers; only
+    // the periodic margins and a partial last chunk go through the extended buffers.
+    const int64_t whole = m / kLanesOf<T>;
+    T* e = extended(0, m);
+    T* o = extended(1, m);
+    fill_margins(e, m, [&](int64_t n) { return src[2 * n]; });
+    fill_margins(o, m, [&](int64_t n) { return src[2 * n + 1]; });
+    const T s0 = static_cast<T>(scale_[0] * outer), s1 = static_cast<T>(scale_[1] * outer);
+    Vec<T> e_old[P + 1] = {}, o_old[P + 1] = {};
+    for (int64_t i = -lead_chunks(); i < chunks(m) + P; ++i) {
+      Vec<T> ev[P + 1], ov[P + 1];  // ev[j], ov[j]: version j at chunk i - j
+      if (i >= 0 && i < whole) {
+        const Vec<T> a = load(src + 2 * i * kLanesOf<T>), b = load(src + (2 * i + 1) * kLanesOf<T>);
+        ev[0] = lanes_of<T, 0, 2>(a, b);
+        ov[0] = lanes_of<T, 1, 2>(a, b);
+      } else {
+        ev[0] = load(e + i * kLanesOf<T>);
+        ov[0] = load(o + i * kLanesOf<T>);
+      }
+      for (int j = 1; j <= P; ++j) {
+        ov[j] = predicted(o_old[j - 1], e_old[j - 1], successors<T>(e_old[j - 1], ev[j - 1]), predict_[j - 1]);
+        ev[j] = updated(e_old[j - 1], predecessors<T>(o_old[j], ov[j]), ov[j], update_[j - 1]);
+      }
+      if (i - P >= 0) {
+        store_chunk(lo, i - P, s0 * ev[P], m);
+        store_chunk(hi, i - P, s1 * ov[P], m);
+      }
+      for (int j = 0; j <= P; ++j) {
+        e_old[j] = ev[j];
+        o_old[j] = ov[j];
+      }
+    }
+  }
+
+  // Two bands of length m, each first multiplied by `outer`, -> one row of length 2m.
+  void merge_row(const T* lo, const T* hi, T* dst, int64_t m, double outer = 1.0) {
+    const int64_t whole = m / kLanesOf<T>;
+    T* e = extended(0, m);
+    T* o = extended(1, m);
+    const T a0 = static_cast<T>(outer / scale_[0]), a1 = static_cast<T>(outer / scale_[1]);
+    fill_margins(e, m, [&](int64_t n) { return a0 * lo[n]; });
+    fill_margins(o, m, [&](int64_t n) { return a1 * hi[n]; });
+    Vec<T> e_old[P + 1] = {}, o_old[P + 1] = {};
+    for (int64_t i = -lead_chunks(); i < chunks(m) + P; ++i) {
+      Vec<T> ev[P + 1], ov[P + 1];  // ev[j - 1] at chunk i - (P - j), ov[j - 1] one chunk behind it
+      if (i >= 0 && i < whole) {
+        ev[P] = a0 * load(lo + i * kLanesOf<T>);
+        ov[P] = a1 * load(hi + i * kLanesOf<T>);
+      } else {
+        ev[P] = load(e + i * kLanesOf<T>);
+        ov[P] = load(o + i * kLanesOf<T>);
+      }
+      for (int j = P; j >= 1; --j) {
+        const Vec<T>& even = j == P ? ev[P] : e_old[j];
+        ev[j - 1] = unupdated(even, predecessors<T>(o_old[j], ov[j]), ov[j], update_[j - 1]);
+        ov[j - 1] = unpredicted(o_old[j], e_old[j - 1], successors<T>(e_old[j - 1], ev[j - 1]), predict_[j - 1]);
+      }
+      if (i - P >= 0) store_pairs(dst, i - P, e_old[0], ov[0], m);
+      for (int j = 0; j <= P; ++j) {
+        e_old[j] = ev[j];
+        o_old[j] = ov[j];
+      }
+    }
+  }
+
+  // 2-D split of one (2m x 2w) band with row stride ld into its four (m x w) children (a, h, v, d). Blocks of
+  // kBlockRows row pairs stream through the column lifting, then each resulting row is split along the row
+  // (which also applies the column scales).
+  void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4]) {
+    const int64_t width = 2 * w, stride = round_up(width);
+    T* const rows = aligned(rows_, (2 * P + 2 + 2 * kBlockRows) * stride);
+    T* carry[2][P + 1];  // [even, odd][version]: each version's rows from the last iteration of a block
+    for (int b = 0; b < 2; ++b)
+      for (int j = 0; j <= P; ++j) carry[b][j] = rows + (b * (P + 1) + j) * stride;
+    T* lifted = rows + (2 * P + 2) * stride;  // version P of the block's rows, even and odd
+    for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
+      const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
+      const T* even_rows[kBlockRows];  // iteration i = first + r: version j at row i - j, version 0 the input
+      for (int64_t r = 0; r < rows; ++r) even_rows[r] = in + 2 * positive_mod(first + r, m) * ld;
+      auto column = [&](auto zero, int64_t c) {
+        using V = decltype(zero);
+        V e_old[P + 1], o_old[P + 1];
+        for (int j = 0; j <= P; ++j) {
+          e_old[j] = at<V>(carry[0][j], c);
+          o_old[j] = at<V>(carry[1][j], c);
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          V e_new[P + 1], o_new[P + 1];
+          e_new[0] = at<V>(even_rows[r], c);
+          o_new[0] = at<V>(even_rows[r] + ld, c);
+          for (int j = 1; j <= P; ++j) {
+            o_new[j] = predicted(o_old[j - 1], e_old[j - 1], e_new[j - 1], predict_[j - 1]);
+            e_new[j] = updated(e_old[j - 1], o_old[j], o_new[j], update_[j - 1]);
+          }
+          put(lifted + 2 * r * stride, c, e_new[P]);
+          put(lifted + (2 * r + 1) * stride, c, o_new[P]);
+          for (int j = 0; j <= P; ++j) {
+            e_old[j] = e_new[j];
+            o_old[j] = o_new[j];
+          }
+        }
+        for (int j = 0; j <= P; ++j) {
+          put(carry[0][j], c, e_old[j]);
+          put(carry[1][j], c, o_old[j]);
+        }
+      };
+      sweep(column, width);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t k = first + r - P;
+        if (k < 0) continue;
+        for (int b = 0; b < 2; ++b) {
+          split_row(lifted + (2 * r + b) * stride, kids[b] + k * w, kids[b + 2] + k * w, w, scale_[b]);
+        }
+      }
+    }
+  }
+
+  // 2-D merge of four (m x w) children into one (2m x 2w) band: each child row pair is merged along the row
+  // (with the column scales), then blocks of rows stream back through the inverse column lifting, whose
+  // version 0 goes straight to the output rows.
+  void merge_band(const T* const kids[4], int64_t m, int64_t w, T* out) {
+    const int64_t width = 2 * w, stride = round_up(width);
+    T* const rows = aligned(rows_, (2 * P + 3 + 2 * kBlockRows) * stride);
+    T* carry[2][P + 1];
+    for (int b = 0; b < 2; ++b)
+      for (int j = 0; j <= P; ++j) carry[b][j] = rows + (b * (P + 1) + j) * stride;
+    T* merged = rows + (2 * P + 2) * stride;        // version P: the block's rows merged along the row
+    T* scratch = merged + 2 * kBlockRows * stride;  // where warm-up rows of version 0 go
+    for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
+      const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t q = positive_mod(first + r, m);
+        for (int b = 0; b < 2; ++b) {
+          merge_row(kids[b] + q * w, kids[b + 2] + q * w, merged + (2 * r + b) * stride, w, 1.0 / scale_[b]);
+        }
+      }
+      // Iteration i = first + r: version j - 1 even at row i - (P - j), odd one row behind; so version 0
+      // gives output rows 2 (i - P + 1) and 2 (i - P) + 1.
+      T* even_out[kBlockRows];
+      T* odd_out[kBlockRows];
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t k_even = first + r - P + 1, k_odd = first + r - P;
+        even_out[r] = k_even >= 0 && k_even < m ? out + 2 * k_even * width : scratch;
+        odd_out[r] = k_odd >= 0 && k_odd < m ? out + (2 * k_odd + 1) * width : scratch;
+      }
+      auto column = [&](auto zero, int64_t c) {
+        using V = decltype(zero);
+        V e_old[P + 1], o_old[P + 1];
+        for (int j = 0; j <= P; ++j) {
+          e_old[j] = at<V>(carry[0][j], c);
+          o_old[j] = at<V>(carry[1][j], c);
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          V e_new[P + 1], o_new[P + 1];
+          e_new[P] = at<V>(merged + 2 * r * stride, c);
+          o_new[P] = at<V>(merged + (2 * r + 1) * stride, c);
+          for (int j = P; j >= 1; --j) {
+            e_new[j - 1] = unupdated(j == P ? e_new[P] : e_old[j], o_old[j], o_new[j], update_[j - 1]);
+            o_new[j - 1] = unpredicted(o_old[j], e_old[j - 1], e_new[j - 1], predict_[j - 1]);
+          }
+          put(even_out[r], c, e_new[0]);
+          put(odd_out[r], c, o_new[0]);
+          for (int j = 0; j <= P; ++j) {
+            e_old[j] = e_new[j];
+            o_old[j] = o_new[j];
+          }
+        }
+        for (int j = 0; j <= P; ++j) {
+          put(carry[0][j], c, e_old[j]);
+          put(carry[1][j], c, o_old[j]);
+        }
+      };
+      sweep(column, width);
+    }
+  }
+
+ private:
+  // Chunks of one vector covering m samples, and how many chunks a sweep starts early: enough that the lanes
+  // a missing carry spoils (at most one per step, 2P) lie before chunk 0.
+  static int64_t chunks(int64_t m) { return (m + kLanesOf<T> - 1) / kLanesOf<T>; }
+  static constexpr int64_t lead_chunks() { return (2 * P + kLanesOf<T>) / kLanesOf<T>; }
+
+  // Buffer k sized for a band of m samples extended periodically on both sides; returns its sample 0,
+  // aligned to a vector.
+  T* extended(int k, int64_t m) {
+    const int64_t lead = lead_chunks() * kLanesOf<T>;
+    return aligned(ext_[k], lead + (chunks(m) + P) * kLanesOf<T>) + lead;
+  }
+
+  // buf sized for n elements from a vector-aligned start, which it returns: aligned loads never straddle
+  // cache lines.
+  static T* aligned(std::vector<T>& buf, int64_t n) {
+    if (static_cast<int64_t>(buf.size()) < n + kLanesOf<T>) buf.resize(n + kLanesOf<T>);  // grow only: no refills
+    const auto misalign = reinterpret_cast<uintptr_t>(buf.data()) % kVectorBytes / sizeof(T);
+    return buf.data() + (misalign ? kLanesOf<T> - misalign : 0);
+  }
+
+  static int64_t round_up(int64_t n) { return chunks(n) * kLanesOf<T>; }
+
+  // The samples of an extended buffer that sweeps read from it rather than from the row: the periodic margins
+  // before 0 and from the last whole chunk on, sample(n) giving sample n of the band (0 <= n < m).
+  template <class Sample>
+  static void fill_margins(T* x, int64_t m, Sample&& sample) {
+    const int64_t lead = lead_chunks() * kLanesOf<T>;
+    fill_periodic(x, -lead, 0, m, sample);
+    fill_periodic(x, m / kLanesOf<T> * kLanesOf<T>, (chunks(m) + P) * kLanesOf<T>, m, sample);
+  }
+
+  // x[i] = sample(i mod m) for i in [from, to), in runs that do not wrap (so the copies vectorize).
+  template <class Sample>
+  static void fill_periodic(T* x, int64_t from, int64_t to, int64_t m, Sample& sample) {
+    for (int64_t i = from, n = positive_mod(from, m); i < to; n = 0) {
+      const int64_t run = std::min(to - i, m - n);
+      for (int64_t r = 0; r < run; ++r) x[i + r] = sample(n + r);
+      i += run;
+    }
+  }
+
+  static void store_chunk(T* dst, int64_t k, const Vec<T>& v, int64_t m) {
+    const int64_t first = k * kLanesOf<T>;
+    if (first + kLanesOf<T> <= m) {
+      store(dst + first, v);
+    } else {
+      T tmp[kLanesOf<T>];
+      store(tmp, v);
+      std::memcpy(dst + first, tmp, sizeof(T) * (m - first));
+    }
+  }
+
+  // Chunk k of even and odd samples, interleaved into dst (a row of 2m samples).
+  static void store_pairs(T* dst, int64_t k, const Vec<T>& even, const Vec<T>& odd, int64_t m) {
+    const Vec<T> low = interleaved<T, 0>(even, odd), high = interleaved<T, 1>(even, odd);
+    const int64_t first = 2 * k * kLanesOf<T>;
+    if (first + 2 * kLanesOf<T> <= 2 * m) {
+      store(dst + first, low);
+      store(dst + first + kLanesOf<T>, high);
+    } else {
+      T tmp[2 * kLanesOf<T>];
+      store(tmp, low);
+      store(tmp + kLanesOf<T>, high);
+      std::memcpy(dst + first, tmp, sizeof(T) * (2 * m - first));
+    }
+  }
+
+  template <class V>
+  static V at(const T* row, int64_t c) {
+    if constexpr (std::is_same_v<V, T>) {
+      return row[c];
+    } else {
+      return load(row + c);
+    }
+  }
+
+  template <class V>
+  static void put(T* row, int64_t c, const V& v) {
+    if constexpr (std::is_same_v<V, T>) {
+      row[c] = v;
+    } else {
+      store(row + c, v);
+    }
+  }
+
+  // column(zero, c) over a row of `width` samples: whole vectors, then single samples.
+  template <class Column>
+  static void sweep(Column&& column, int64_t width) {
+    int64_t c = 0;
+    for (; c + kLanesOf<T> <= width; c += kLanesOf<T>) column(Vec<T>{}, c);
+    for (; c < width; ++c) column(T{}, c);
+  }
+
+  static constexpr int64_t kBlockRows = 8;  // rows lifted per column visit: carries stay in registers between them
+
+  T predict_[P], update_[P];
+  double scale_[2];
+  std::vector<T> ext_[2];
+  std::vector<T> rows_;
+};
+
 // Where a level of a packet tree writes: alternating between the output and a scratch plane, so the last
 // level lands in the output and no level reads and writes the same buffer.
 template <typename T>
@@ -222,66 +588,132 @@ T* level_target(int steps_left, T* output, T* scratch) {
   return steps_left % 2 == 0 ? output : scratch;
 }
 
+// The packet tree of one plane, depth first: each band's whole subtree is done while the band is hot in
+// cache (breadth first, a 512x768 plane and its scratch plane overflow L2 at every level). Every band runs
+// exactly as breadth first would, at the same place, so the results are the same. step(level, band, kids)
+// splits `band` (at `level`) into its children, stored from `kids` on, or merges them back into it.
+template <typename T, class Step>
+struct TreeWalk {
+  bool split;
+  const T* in;
+  T* out;
+  T* scratch;
+  int levels;
+  int fanout_bits;  // 1 (1-D) or 2 (2-D)
+  int64_t size;     // samples in a plane
+  Step& step;
+
+  // The buffer holding the bands of level j (level 0: the plane itself).
+  T* level(int j) const {
+    if (split) return j == 0 ? const_cast<T*>(in) : level_target(levels - j, out, scratch);
+    return j == levels ? const_cast<T*>(in) : level_target(j, out, scratch);
+  }
+
+  void visit(int j, int64_t b) {
+    const int64_t band = size >> (fanout_bits * j);  // a band's children together are as large as the band
+    T* parent = level(j) + b * band;
+    T* kids = level(j + 1) + b * band;
+    if (split) step(j, parent, kids);
+    if (j + 1 < levels) {
+      for (int64_t k = 0; k < (int64_t(1) << fanout_bits); ++k) visit(j + 1, (b << fanout_bits) + k);
+    }
+    if (!split) step(j, parent, kids);
+  }
+};
+
+// A kernel (TapKernel or LiftingKernel) and a plane for intermediate levels: one per thread. The plane is
+// left uninitialized: every level writes all of it before the next reads it.
+template <typename T, class Kernel>
+struct PlaneWorkspace {
+  PlaneWorkspace(const Kernel& prototype, int64_t plane_size)
+      : kernel(prototype), plane(plane_size > 0 ? new T[plane_size] : nullptr) {}
+  Kernel kernel;
+  std::unique_ptr<T[]> plane;
+};
+
+template <typename T, class Kernel>
+void packet_tree_1d(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, int levels, int threads,
+                    const Kernel& prototype) {
+  auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 ? length : 0); };
+  parallel_for_with_scratch(planes, threads, make, [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
+    auto step = [&](int level, T* band, T* kids) {
+      const int64_t m = (length >> level) / 2;
+      if (kind == BankKind::Split) {
+        ws.kernel.split_row(band, kids, kids + m, m);
+      } else {
+        ws.kernel.merge_row(kids, kids + m, band, m);
+      }
+    };
+    TreeWalk<T, decltype(step)>{kind == BankKind::Split, x + p * length, y + p * length, ws.plane.get(), levels, 1,
+                                length, step}
+        .visit(0, 0);
+  });
+}
+
+template <typename T, class Kernel>
+void packet_tree_2d(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width, int levels,
+                    int threads, const Kernel& prototype) {
+  const int64_t size = height * width;
+  auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 ? size : 0); };
+  parallel_for_with_scratch(planes, threads, make, [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
+    auto step = [&](int level, T* band, T* first_kid) {
+      const int64_t h = height >> level, w = width >> level, child = (h / 2) * (w / 2);
+      T* const kids[4] = {first_kid, first_kid + child, first_kid + 2 * child, first_kid + 3 * child};
+      if (kind == BankKind::Split) {
+        ws.kernel.split_band(band, w, h / 2, w / 2, kids);
+      } else {
+        ws.kernel.merge_band(kids, h / 2, w / 2, band);
+      }
+    };
+    TreeWalk<T, decltype(step)>{kind == BankKind::Split, x + p * size, y + p * size, ws.plane.get(), levels, 2,
+                                size, step}
+        .visit(0, 0);
+  });
+}
+
+// Calls run(kernel) with the lifting kernel for the scheme's number of pairs, or the tap kernel without one.
+template <typename T, class Run>
+void with_kernel(const PolyphaseBank& bank, const LiftingScheme& lifting, Run&& run) {
+  switch (lifting.pairs()) {
+    case 0:
+      return run(TapKernel<T>(bank));
+    case 1:
+      return run(LiftingKernel<T, 1>(lifting));
+    case 2:
+      return run(LiftingKernel<T, 2>(lifting));
+    default:
+      throw std::invalid_argument("lifting scheme: the kernels take 1 or 2 (predict, update) pairs");
+  }
+}
+
 }  // namespace
 
 template <typename T>
 void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, const PolyphaseBank& bank,
-               int levels, int threads) {
+               const LiftingScheme& lifting, int levels, int threads) {
   advise_huge_pages(y, sizeof(T) * planes * length);
-  auto make = [&] { return Workspace<T>(bank, levels > 1 ? length : 0); };
-  parallel_for_with_scratch(planes, threads, make, [&](Workspace<T>& ws, int64_t p) {
-    const T* in = x + p * length;
-    T* out = y + p * length;
-    for (int step = 0; step < levels; ++step) {
-      const bool split = kind == BankKind::Split;
-      const int l = split ? step + 1 : levels - step;  // the level whose bands of length n are split or rebuilt
-      T* dst = level_target(split ? levels - l : l - 1, out, ws.plane.data());
-      const int64_t bands = int64_t(1) << (l - 1), n = length >> (l - 1), m = n / 2;
-      for (int64_t b = 0; b < bands; ++b) {
-        if (split) {
-          ws.split_row(in + b * n, dst + 2 * b * m, dst + (2 * b + 1) * m, m);
-        } else {
-          ws.merge_row(in + 2 * b * m, in + (2 * b + 1) * m, dst + b * n, m);
-        }
-      }
-      in = dst;
-    }
+  with_kernel<T>(bank, lifting, [&](const auto& kernel) {
+    packet_tree_1d(kind, x, y, planes, length, levels, threads, kernel);
   });
 }
 
 template <typename T>
 void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,
-               const PolyphaseBank& bank, int levels, int threads) {
-  const int64_t size = height * width;
-  advise_huge_pages(y, sizeof(T) * planes * size);
-  auto make = [&] { return Workspace<T>(bank, levels > 1 ? size : 0); };
-  parallel_for_with_scratch(planes, threads, make, [&](Workspace<T>& ws, int64_t p) {
-    const T* in = x + p * size;
-    T* out = y + p * size;
-    for (int step = 0; step < levels; ++step) {
-      const bool split = kind == BankKind::Split;
-      const int l = split ? step + 1 : levels - step;
-      T* dst = level_target(split ? levels - l : l - 1, out, ws.plane.data());
-      const int64_t bands = int64_t(1) << (2 * (l - 1)), h = height >> (l - 1), w = width >> (l - 1);
-      const int64_t child = (h / 2) * (w / 2);
-      for (int64_t b = 0; b < bands; ++b) {
-        T* kids[4];
-        for (int k = 0; k < 4; ++k) kids[k] = (split ? dst : const_cast<T*>(in)) + (4 * b + k) * child;
-        if (split) {
-          ws.split_band(in + b * h * w, w, h / 2, w / 2, kids);
-        } else {
-          ws.merge_band(kids, h / 2, w / 2, dst + b * h * w);
-        }
-      }
-      in = dst;
-    }
+               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads) {
+  advise_huge_pages(y, sizeof(T) * planes * height * width);
+  with_kernel<T>(bank, lifting, [&](const auto& kernel) {
+    packet_tree_2d(kind, x, y, planes, height, width, levels, threads, kernel);
   });
 }
 
-template void wpt1d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
+template void wpt1d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, const PolyphaseBank&,
+                                const LiftingScheme&, int, int);
+template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, const PolyphaseBank&,
+                                 const LiftingScheme&, int, int);
+template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&,
+                                const LiftingScheme&, int, int);
+template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&,
+                                 const LiftingScheme&, int, int);
 
 }  // namespace WALLOC_CPU_ISA
 }  // namespace walloc

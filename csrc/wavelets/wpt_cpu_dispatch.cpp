@@ -48,27 +48,31 @@ const char* wpt_cpu_isa() {
 
 template <typename T>
 void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, const PolyphaseBank& bank,
-               int levels, int threads) {
+               const LiftingScheme& lifting, int levels, int threads) {
 #if defined(WALLOC_X86_ISAS)
-  if (isa() == Isa::Avx512) return avx512::wpt1d_cpu<T>(kind, x, y, planes, length, bank, levels, threads);
-  if (isa() == Isa::Avx2) return avx2::wpt1d_cpu<T>(kind, x, y, planes, length, bank, levels, threads);
+  if (isa() == Isa::Avx512) return avx512::wpt1d_cpu<T>(kind, x, y, planes, length, bank, lifting, levels, threads);
+  if (isa() == Isa::Avx2) return avx2::wpt1d_cpu<T>(kind, x, y, planes, length, bank, lifting, levels, threads);
 #endif
-  baseline::wpt1d_cpu<T>(kind, x, y, planes, length, bank, levels, threads);
+  baseline::wpt1d_cpu<T>(kind, x, y, planes, length, bank, lifting, levels, threads);
 }
 
 template <typename T>
 void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,
-               const PolyphaseBank& bank, int levels, int threads) {
+               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads) {
 #if defined(WALLOC_X86_ISAS)
-  if (isa() == Isa::Avx512) return avx512::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, levels, threads);
-  if (isa() == Isa::Avx2) return avx2::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, levels, threads);
+  if (isa() == Isa::Avx512) return avx512::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, lifting, levels, threads);
+  if (isa() == Isa::Avx2) return avx2::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, lifting, levels, threads);
 #endif
-  baseline::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, levels, threads);
+  baseline::wpt2d_cpu<T>(kind, x, y, planes, height, width, bank, lifting, levels, threads);
 }
 
-template void wpt1d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
-template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&, int, int);
+template void wpt1d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, const PolyphaseBank&,
+                                const LiftingScheme&, int, int);
+template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, const PolyphaseBank&,
+                                 const LiftingScheme&, int, int);
+template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&,
+                                const LiftingScheme&, int, int);
+template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&,
+                                 const LiftingScheme&, int, int);
 
 }  // namespace walloc

@@ -10,10 +10,10 @@ namespace walloc {
   namespace isa {                                                                                             \
   template <typename T>                                                                                       \
   void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, const PolyphaseBank& bank,  \
-                 int levels, int threads);                                                                    \
+                 const LiftingScheme& lifting, int levels, int threads);                                       \
   template <typename T>                                                                                       \
   void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,              \
-                 const PolyphaseBank& bank, int levels, int threads);                                         \
+                 const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads);            \
   }
 
 WALLOC_DECLARE_WPT_CPU(baseline)

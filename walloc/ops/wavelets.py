@@ -3,7 +3,8 @@
 ``walloc::wpt1d`` and ``walloc::wpt2d`` run a full packet tree of ``levels`` levels with one polyphase bank:
 ``merge=False`` splits (N, C, *S) into (N, C * B**levels, *S / 2**levels) with B = 2 (1-D) or 4 (2-D);
 ``merge=True`` is the reverse. The gradient of a split with bank P is a merge with P's transpose (and vice
-versa), so double backward works too.
+versa), so double backward works too. ``lifting`` (``LiftingScheme.flat()`` of the same wavelet, or empty) lets
+the float32 CPU kernels run lifting steps instead of the taps; CUDA runs the taps, being bound by memory.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ def _output_shape(shape: torch.Size, ndim: int, merge: bool, levels: int) -> lis
     return [n, c * bands] + [s >> levels for s in spatial]
 
 
-def _run(x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+def _run(
+    x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int
+) -> Tensor:
     shape = _output_shape(x.shape, ndim, merge, levels)
     if x.dtype in _UPCAST_DTYPES:
-        return _run(x.float(), ndim, merge, meta, coef, levels).to(x.dtype)
+        return _run(x.float(), ndim, merge, meta, coef, lifting, levels).to(x.dtype)
     if x.dtype not in _KERNEL_DTYPES:
         raise ValueError(f"walloc wavelet packets need a floating tensor, got {x.dtype}")
     x = x.contiguous()
@@ -63,7 +66,10 @@ def _run(x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], 
     kind = int(merge)
     if x.device.type == "cpu":
         kernel = _C.wpt1d_cpu if ndim == 1 else _C.wpt2d_cpu
-        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), planes, *sizes, meta, coef, levels, torch.get_num_threads())
+        # Lifting only in float32: in float64 the taps are what match PyWavelets to 1e-12 (see filter_banks.CDF97).
+        steps = lifting if x.dtype == torch.float32 else []
+        threads = torch.get_num_threads()
+        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), planes, *sizes, meta, coef, steps, levels, threads)
     elif x.device.type == "cuda":
         if not _C.cuda_compiled:
             raise RuntimeError("this walloc build has no CUDA kernels (nvcc was not found or WALLOC_CUDA=0)")
@@ -78,30 +84,31 @@ def _run(x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], 
 
 
 @torch.library.custom_op("walloc::wpt1d", mutates_args=())
-def wpt1d(x: Tensor, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+def wpt1d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int) -> Tensor:
     """1-D full packet tree: split (N, C, T) -> (N, C * 2**levels, T / 2**levels), or merge back."""
-    return _run(x, 1, merge, meta, coef, levels)
+    return _run(x, 1, merge, meta, coef, lifting, levels)
 
 
 @torch.library.custom_op("walloc::wpt2d", mutates_args=())
-def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], levels: int) -> Tensor:
+def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int) -> Tensor:
     """2-D full packet tree: split (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels), or merge."""
-    return _run(x, 2, merge, meta, coef, levels)
+    return _run(x, 2, merge, meta, coef, lifting, levels)
 
 
 def _register(op, ndim: int) -> None:
     @op.register_fake
-    def _(x, merge, meta, coef, levels):
+    def _(x, merge, meta, coef, lifting, levels):
         return x.new_empty(_output_shape(x.shape, ndim, merge, levels))
 
     def setup_context(ctx, inputs, output):
-        _, merge, meta, coef, levels = inputs
+        _, merge, meta, coef, _, levels = inputs
         ctx.args = (merge, meta, coef, levels)
 
     def backward(ctx, grad):
+        # The adjoint runs the transposed taps; a lifting scheme's transpose is not registered, so none here.
         merge, meta, coef, levels = ctx.args
         t_meta, t_coef = transpose_taps(meta, coef)
-        return op(grad, not merge, t_meta, t_coef, levels), None, None, None, None
+        return op(grad, not merge, t_meta, t_coef, [], levels), None, None, None, None, None
 
     op.register_autograd(backward, setup_context=setup_context)
 
