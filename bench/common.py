@@ -13,9 +13,14 @@ from typing import Callable
 import torch
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, device: str = "cpu") -> float:
-    """Median wall time of fn() after one warm-up; CUDA timings are synchronised with events."""
+def median_seconds(fn: Callable[[], object], repeats: int, device: str = "cpu", warmup_s: float = 0.0) -> float:
+    """Median wall time of fn() after warming up (one call, or calls for at least ``warmup_s`` seconds: large
+    fresh allocations reach their steady cost, with the kernel's huge pages recycled, only after a few);
+    CUDA timings are synchronised with events."""
+    start = time.perf_counter()
     fn()
+    while time.perf_counter() - start < warmup_s:
+        fn()
     times = []
     for _ in range(repeats):
         if device == "cuda":

@@ -31,6 +31,7 @@ import walloc
 from common import device_name, device_slug, median_seconds, write_results
 
 WAVELET = "bior4.4"
+WARMUP_S = 1.0  # per timed function, so repeated large allocations run at their steady cost
 CASES = [
     ("image 3x512x768, 2-D, 3 levels", (1, 3, 512, 768), 3, torch.float32),
     ("batch 16x3x512x768, 2-D, 3 levels", (16, 3, 512, 768), 3, torch.float32),
@@ -136,7 +137,7 @@ def ptwt_roundtrip(x: torch.Tensor, levels: int) -> Callable[[], torch.Tensor] |
 def timed_or_none(fn: Callable[[], object], repeats: int, device: str) -> float | None:
     """Median seconds of fn, or None (with the reason printed) where a library cannot run this case."""
     try:
-        return median_seconds(fn, repeats, device)
+        return median_seconds(fn, repeats, device, WARMUP_S)
     except (RuntimeError, TypeError, ValueError) as why:
         print(f"    skipped: {str(why).splitlines()[0][:120]}", flush=True)
         return None
@@ -147,10 +148,10 @@ def run_device(device: str, repeats: int) -> list[dict]:
     for name, shape, levels, dtype in CASES + (CUDA_CASES if device == "cuda" else []):
         x = torch.randn(*shape, device=device).to(dtype)
         copy_dst = torch.empty_like(x)
-        copy_s = median_seconds(lambda: copy_dst.copy_(x), repeats, device)
+        copy_s = median_seconds(lambda: copy_dst.copy_(x), repeats, device, WARMUP_S)
         copy_rate = 2 * x.numel() * x.element_size() / copy_s  # bytes read + written per second
         bound_s = 4 * x.numel() * x.element_size() / copy_rate
-        fresh_bound_s = 2 * median_seconds(lambda: x.clone(), repeats, device)
+        fresh_bound_s = 2 * median_seconds(lambda: x.clone(), repeats, device, WARMUP_S)
         libraries = {"walloc": walloc_roundtrip(x, levels)}
         if device == "cpu":
             libraries["pywt"] = pywt_roundtrip(x.cpu(), levels)
