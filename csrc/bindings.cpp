@@ -146,6 +146,18 @@ void predictive_analyse_cpu_binding(uintptr_t symbols, int64_t planes, int64_t h
                           threads);
 }
 
+void predictive_choose_scales_cpu_binding(uintptr_t errors, uintptr_t contexts, int64_t planes, int64_t size,
+                                          int bins, int centres, uintptr_t cost, int reach, int scales,
+                                          uintptr_t chosen, int threads) {
+  if (planes < 0 || size < 0 || bins < 1 || centres < 1 || reach < 0 || scales < 1) {
+    throw std::invalid_argument("predictive scale choice: bad sizes");
+  }
+  const predictive::Planes p = planes_from(planes, 1, size, 1, 1, 0, 0, bins, centres);
+  py::gil_scoped_release release;
+  predictive::choose_scales_cpu(as_ptr<const int32_t>(errors), as_ptr<const int32_t>(contexts), p,
+                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen), threads);
+}
+
 void predictive_decode_cpu_binding(py::buffer data, int64_t planes, int64_t height, int64_t width,
                                    int64_t channels, int bits, uintptr_t weights, uintptr_t scales, int bins,
                                    int centres, uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
@@ -306,6 +318,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
   m.def("predictive_least_squares_cpu", &predictive_least_squares_cpu_binding,
         "per-plane normal equations of the predictive latent model");
+  m.def("predictive_choose_scales_cpu", &predictive_choose_scales_cpu_binding,
+        "per plane and activity bin, the table scale that codes the errors in the fewest bits");
   m.def("predictive_analyse_cpu", &predictive_analyse_cpu_binding,
         "coded errors and contexts of latent planes under the predictive model");
   m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,

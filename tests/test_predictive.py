@@ -13,8 +13,12 @@ import walloc
 from walloc import bitstream
 from walloc.entropy import adaptive
 from walloc.entropy.predictive import (
+    _COST_REACH,
     _THETAS,
+    BINS,
     CENTRES,
+    _choose_scales,
+    _cost_matrix,
     compress_planes,
     decompress_planes,
     laplace_tables,
@@ -65,6 +69,25 @@ def test_tables_are_the_laplace_family_they_claim():
         laplace = laplace / laplace.sum() * (1 - freqs[-1])  # the escape slot holds the tails
         assert int(cdfs[row, n - 1]) == 65536 and (freqs > 0).all()
         assert (freqs[:-1] - laplace).abs().max() < 2e-3 + 1e-3 * laplace.max()
+
+
+def reference_scales(errors: torch.Tensor, contexts: torch.Tensor) -> torch.Tensor:
+    """Plain PyTorch: each (plane, bin) histogram of error slots against the cost matrix, then the cheapest."""
+    planes = errors.shape[0]
+    slots = 2 * _COST_REACH + 3
+    index = errors.long().clamp(-_COST_REACH - 1, _COST_REACH + 1) + _COST_REACH + 1
+    cell = (torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()) * slots + index
+    hist = torch.bincount(cell.flatten(), minlength=planes * BINS * CENTRES * slots).view(planes * BINS, -1)
+    return (hist @ _cost_matrix()).argmin(-1).view(planes, BINS).to(torch.int32)
+
+
+def test_scale_choice_matches_its_reference():
+    g = torch.Generator().manual_seed(3)
+    planes, size = 5, 999
+    errors = (torch.randn(planes, size, generator=g) * torch.rand(planes, 1, generator=g) * 40).round().int()
+    errors[0, :7] = torch.tensor([300, -300, 257, -258, 256, -257, 10**6], dtype=torch.int32)  # beyond the reach
+    contexts = torch.randint(0, BINS * CENTRES, (planes, size), generator=g, dtype=torch.int32)
+    assert torch.equal(_choose_scales(errors, contexts), reference_scales(errors, contexts))
 
 
 def test_bytes_do_not_depend_on_the_thread_count():

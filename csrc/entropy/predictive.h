@@ -49,6 +49,13 @@ void least_squares_cpu(const int32_t* symbols, const Planes& planes, double* gra
 // for symbols outside [0, 2**bits).
 void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, int32_t* contexts, int threads);
 
+// Encoder, step 3: per plane and activity bin, the table scale (of `scales` in the family) that codes the
+// plane's errors in that bin in the fewest bits: cost (centres * (2 reach + 3), scales) holds the cost in
+// integer units of each error in [-reach, reach], and one slot for each side beyond, per table centre. Exact
+// integer sums, ties to the lowest scale, so the choice never depends on the thread count.
+void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& planes, const int64_t* cost,
+                       int reach, int scales, int32_t* chosen, int threads);
+
 // Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream
 // that is not what the encoder produced for these planes and tables, std::invalid_argument for bad planes.
 void decode_cpu(const uint8_t* data, size_t size, const Planes& planes, const rans::Tables& tables, int32_t* out);

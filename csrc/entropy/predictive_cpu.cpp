@@ -196,6 +196,29 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
   });
 }
 
+void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& p, const int64_t* cost,
+                       int reach, int scales, int32_t* chosen, int threads) {
+  const int64_t plane_size = p.height * p.width, slots = 2 * int64_t(reach) + 3, cells = p.centres * slots;
+  parallel_for_with_scratch(p.count, threads, [&] { return std::vector<int64_t>(size_t(p.bins * cells)); },
+                            [&](std::vector<int64_t>& hist, int64_t plane) {
+    std::fill(hist.begin(), hist.end(), 0);
+    for (int64_t i = plane * plane_size; i < (plane + 1) * plane_size; ++i) {
+      const int64_t slot = std::clamp<int64_t>(errors[i], -reach - 1, reach + 1) + reach + 1;
+      hist[size_t(contexts[i] * slots + slot)] += 1;  // context = bin * centres + quarter
+    }
+    std::vector<int64_t> total(static_cast<size_t>(scales));
+    for (int bin = 0; bin < p.bins; ++bin) {
+      std::fill(total.begin(), total.end(), 0);
+      const int64_t* h = hist.data() + bin * cells;
+      for (int64_t cell = 0; cell < cells; ++cell) {
+        if (h[cell] == 0) continue;  // sparse: most errors are small
+        for (int k = 0; k < scales; ++k) total[size_t(k)] += h[cell] * cost[cell * scales + k];
+      }
+      chosen[plane * p.bins + bin] = int32_t(std::min_element(total.begin(), total.end()) - total.begin());
+    }
+  });
+}
+
 void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::Tables& t, int32_t* out) {
   check_planes(p);
   rans::validate(t, nullptr, 0);

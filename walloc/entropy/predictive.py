@@ -148,17 +148,15 @@ def _cost_matrix() -> Tensor:
 
 def _choose_scales(errors: Tensor, contexts: Tensor) -> Tensor:
     """(P, BINS) scale of the family with the fewest bits for each plane's errors in each activity bin, from
-    errors and contexts (bin * CENTRES + quarter) shaped (P, n)."""
-    planes = errors.shape[0]
-    slots = 2 * _COST_REACH + 3
-    index = errors.long().clamp(-_COST_REACH - 1, _COST_REACH + 1) + _COST_REACH + 1
-    context = torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()
-    hist = torch.bincount((context * slots + index).flatten(), minlength=planes * BINS * CENTRES * slots)
-    cells = hist.nonzero().squeeze(1)  # the histogram is sparse: cost only the cells that occur
-    counts = hist[cells]
-    costs = torch.zeros(planes * BINS, len(_THETAS), dtype=torch.long)
-    costs.index_add_(0, cells // (CENTRES * slots), counts[:, None] * _cost_matrix()[cells % (CENTRES * slots)])
-    return costs.argmin(-1).view(planes, BINS).to(torch.int32)
+    errors and contexts (bin * CENTRES + quarter) shaped (P, n): per-plane histograms against _cost_matrix(),
+    in exact integers (C++)."""
+    planes, size = errors.shape
+    cost = _cost_matrix().contiguous()
+    chosen = torch.empty(planes, BINS, dtype=torch.int32)
+    _C.predictive_choose_scales_cpu(errors.data_ptr(), contexts.data_ptr(), planes, size, BINS, CENTRES,
+                                    cost.data_ptr(), _COST_REACH, cost.shape[1], chosen.data_ptr(),
+                                    torch.get_num_threads())
+    return chosen
 
 
 def _plane_view(shape: torch.Size | list[int], plane_dims: int) -> tuple[int, int, int, int]:
