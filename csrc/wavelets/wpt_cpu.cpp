@@ -330,10 +330,7 @@ class LiftingKernel {
         store_chunk(lo, i - P, s0 * ev[P], m);
         store_chunk(hi, i - P, s1 * ov[P], m);
       }
-      for (int j = 0; j <= P; ++j) {
-        e_old[j] = ev[j];
-        o_old[j] = ov[j];
-      }
+      advance(e_old, o_old, ev, ov);
     }
   }
 
@@ -361,10 +358,7 @@ class LiftingKernel {
         ov[j - 1] = unpredicted(o_old[j], e_old[j - 1], successors<T>(e_old[j - 1], ev[j - 1]), predict_[j - 1]);
       }
       if (i - P >= 0) store_pairs(dst, i - P, e_old[0], ov[0], m);
-      for (int j = 0; j <= P; ++j) {
-        e_old[j] = ev[j];
-        o_old[j] = ov[j];
-      }
+      advance(e_old, o_old, ev, ov);
     }
   }
 
@@ -373,11 +367,9 @@ class LiftingKernel {
   // (which also applies the column scales).
   void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4]) {
     const int64_t width = 2 * w, stride = round_up(width);
-    T* const rows = aligned(rows_, (2 * P + 2 + 2 * kBlockRows) * stride);
-    T* carry[2][P + 1];  // [even, odd][version]: each version's rows from the last iteration of a block
-    for (int b = 0; b < 2; ++b)
-      for (int j = 0; j <= P; ++j) carry[b][j] = rows + (b * (P + 1) + j) * stride;
-    T* lifted = rows + (2 * P + 2) * stride;  // version P of the block's rows, even and odd
+    T* const buffer = aligned(rows_, (2 * P + 2 + 2 * kBlockRows) * stride);
+    const Carry carry(buffer, stride);
+    T* lifted = buffer + (2 * P + 2) * stride;  // version P of the block's rows, even and odd
     for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
       const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
       const T* even_rows[kBlockRows];  // iteration i = first + r: version j at row i - j, version 0 the input
@@ -385,10 +377,7 @@ class LiftingKernel {
       auto column = [&](auto zero, int64_t c) {
         using V = decltype(zero);
         V e_old[P + 1], o_old[P + 1];
-        for (int j = 0; j <= P; ++j) {
-          e_old[j] = at<V>(carry[0][j], c);
-          o_old[j] = at<V>(carry[1][j], c);
-        }
+        carry.load(c, e_old, o_old);
         for (int64_t r = 0; r < rows; ++r) {
           V e_new[P + 1], o_new[P + 1];
           e_new[0] = at<V>(even_rows[r], c);
@@ -399,15 +388,9 @@ class LiftingKernel {
           }
           put(lifted + 2 * r * stride, c, e_new[P]);
           put(lifted + (2 * r + 1) * stride, c, o_new[P]);
-          for (int j = 0; j <= P; ++j) {
-            e_old[j] = e_new[j];
-            o_old[j] = o_new[j];
-          }
+          advance(e_old, o_old, e_new, o_new);
         }
-        for (int j = 0; j <= P; ++j) {
-          put(carry[0][j], c, e_old[j]);
-          put(carry[1][j], c, o_old[j]);
-        }
+        carry.save(c, e_old, o_old);
       };
       sweep(column, width);
       for (int64_t r = 0; r < rows; ++r) {
@@ -425,11 +408,9 @@ class LiftingKernel {
   // version 0 goes straight to the output rows.
   void merge_band(const T* const kids[4], int64_t m, int64_t w, T* out) {
     const int64_t width = 2 * w, stride = round_up(width);
-    T* const rows = aligned(rows_, (2 * P + 3 + 2 * kBlockRows) * stride);
-    T* carry[2][P + 1];
-    for (int b = 0; b < 2; ++b)
-      for (int j = 0; j <= P; ++j) carry[b][j] = rows + (b * (P + 1) + j) * stride;
-    T* merged = rows + (2 * P + 2) * stride;        // version P: the block's rows merged along the row
+    T* const buffer = aligned(rows_, (2 * P + 3 + 2 * kBlockRows) * stride);
+    const Carry carry(buffer, stride);
+    T* merged = buffer + (2 * P + 2) * stride;      // version P: the block's rows merged along the row
     T* scratch = merged + 2 * kBlockRows * stride;  // where warm-up rows of version 0 go
     for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
       const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
@@ -451,10 +432,7 @@ class LiftingKernel {
       auto column = [&](auto zero, int64_t c) {
         using V = decltype(zero);
         V e_old[P + 1], o_old[P + 1];
-        for (int j = 0; j <= P; ++j) {
-          e_old[j] = at<V>(carry[0][j], c);
-          o_old[j] = at<V>(carry[1][j], c);
-        }
+        carry.load(c, e_old, o_old);
         for (int64_t r = 0; r < rows; ++r) {
           V e_new[P + 1], o_new[P + 1];
           e_new[P] = at<V>(merged + 2 * r * stride, c);
@@ -465,21 +443,51 @@ class LiftingKernel {
           }
           put(even_out[r], c, e_new[0]);
           put(odd_out[r], c, o_new[0]);
-          for (int j = 0; j <= P; ++j) {
-            e_old[j] = e_new[j];
-            o_old[j] = o_new[j];
-          }
+          advance(e_old, o_old, e_new, o_new);
         }
-        for (int j = 0; j <= P; ++j) {
-          put(carry[0][j], c, e_old[j]);
-          put(carry[1][j], c, o_old[j]);
-        }
+        carry.save(c, e_old, o_old);
       };
       sweep(column, width);
     }
   }
 
  private:
+  // Each version's even and odd values from the last row pair a block lifted, one row each: where the next
+  // block's column sweep starts from.
+  struct Carry {
+    T* rows[2][P + 1];
+
+    Carry(T* first, int64_t stride) {
+      for (int b = 0; b < 2; ++b)
+        for (int j = 0; j <= P; ++j) rows[b][j] = first + (b * (P + 1) + j) * stride;
+    }
+
+    template <class V>
+    void load(int64_t c, V even[P + 1], V odd[P + 1]) const {
+      for (int j = 0; j <= P; ++j) {
+        even[j] = at<V>(rows[0][j], c);
+        odd[j] = at<V>(rows[1][j], c);
+      }
+    }
+
+    template <class V>
+    void save(int64_t c, const V even[P + 1], const V odd[P + 1]) const {
+      for (int j = 0; j <= P; ++j) {
+        put(rows[0][j], c, even[j]);
+        put(rows[1][j], c, odd[j]);
+      }
+    }
+  };
+
+  // The values just computed become the previous ones of the next chunk or row.
+  template <class V>
+  static void advance(V even_old[P + 1], V odd_old[P + 1], const V even_new[P + 1], const V odd_new[P + 1]) {
+    for (int j = 0; j <= P; ++j) {
+      even_old[j] = even_new[j];
+      odd_old[j] = odd_new[j];
+    }
+  }
+
   // Chunks of one vector covering m samples, and how many chunks a sweep starts early: enough that the lanes
   // a missing carry spoils (at most one per step, 2P) lie before chunk 0.
   static int64_t chunks(int64_t m) { return (m + kLanesOf<T> - 1) / kLanesOf<T>; }
