@@ -41,18 +41,23 @@ constexpr int kVectorBytes = WALLOC_CPU_VECTOR_BYTES;
 constexpr int kVectorBytes = 16;  // SSE2, part of every x86-64 CPU; also fine for other architectures
 #endif
 
+// Each with the integer vector of as many lanes, the masks of __builtin_shuffle.
 template <typename T>
 struct VecOf;
 template <>
 struct VecOf<float> {
   typedef float type __attribute__((vector_size(kVectorBytes)));
+  typedef int32_t mask __attribute__((vector_size(kVectorBytes)));
 };
 template <>
 struct VecOf<double> {
   typedef double type __attribute__((vector_size(kVectorBytes)));
+  typedef int64_t mask __attribute__((vector_size(kVectorBytes)));
 };
 template <typename T>
 using Vec = typename VecOf<T>::type;
+template <typename T>
+constexpr int kLanesOf = kVectorBytes / sizeof(T);
 
 template <typename T>
 inline Vec<T> load(const T* p) {
@@ -70,7 +75,7 @@ inline void store(T* p, const Vec<T>& v) {
 // their accumulators in registers across all taps: one load and one multiply-add per tap and vector.
 template <typename T>
 void combine(T* __restrict out, const T* const* p, const T* c, int ntaps, int64_t n) {
-  constexpr int64_t kLanes = kVectorBytes / sizeof(T);
+  constexpr int64_t kLanes = kLanesOf<T>;
   constexpr int kUnroll = 4;
   if (ntaps == 0) {
     std::memset(out, 0, sizeof(T) * n);
@@ -220,25 +225,10 @@ struct TapKernel {
   }
 };
 
-// Integer vectors with as many lanes as Vec<T>, the masks of __builtin_shuffle.
-template <typename T>
-struct MaskOf;
-template <>
-struct MaskOf<float> {
-  typedef int32_t type __attribute__((vector_size(kVectorBytes)));
-};
-template <>
-struct MaskOf<double> {
-  typedef int64_t type __attribute__((vector_size(kVectorBytes)));
-};
-
-template <typename T>
-constexpr int kLanesOf = kVectorBytes / sizeof(T);
-
 // Lane l of the result is lane first + stride * l of the concatenation (a, b), taken modulo 2N.
 template <typename T, int First, int Stride>
 inline Vec<T> lanes_of(const Vec<T>& a, const Vec<T>& b) {
-  typename MaskOf<T>::type mask;
+  typename VecOf<T>::mask mask;
   for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (First + Stride * l) % (2 * kLanesOf<T>);
   return __builtin_shuffle(a, b, mask);
 }
@@ -256,7 +246,7 @@ inline Vec<T> predecessors(const Vec<T>& a, const Vec<T>& b) {
 // Lane l of the result is lane l/2 of a (l even) or of b (l odd), for the first or second half of the lanes.
 template <typename T, int Half>
 inline Vec<T> interleaved(const Vec<T>& a, const Vec<T>& b) {
-  typename MaskOf<T>::type mask;
+  typename VecOf<T>::mask mask;
   for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (l % 2) * kLanesOf<T> + Half * kLanesOf<T> / 2 + l / 2;
   return __builtin_shuffle(a, b, mask);
 }
