@@ -123,6 +123,28 @@ def test_lifting_kernels_match_pywt(shape, levels) -> None:
     assert np.abs(_lifting_kernel(ref, levels, merge=True) - x).max() <= 1e-10 * np.abs(x).max()
 
 
+@pytest.mark.parametrize("wavelet", ["bior4.4", "db4"])
+@pytest.mark.parametrize("planes", [1, 3, 4])
+def test_results_do_not_depend_on_the_thread_count(wavelet: str, planes: int) -> None:
+    # With few planes for the threads (1 or 3 on 2), subtrees of one plane run on different threads.
+    g = torch.Generator().manual_seed(planes)
+    cases = [(walloc.WPT2d(wavelet, 3), torch.randn(1, planes, 64, 48, generator=g)),
+             (walloc.WPT1d(wavelet, 4), torch.randn(1, planes, 400, generator=g))]
+    threads = torch.get_num_threads()
+    try:
+        for wpt, x in cases:
+            torch.set_num_threads(1)
+            y1 = wpt(x)
+            x1 = wpt.inverse(y1)
+            torch.set_num_threads(2)
+            y2 = wpt(x)
+            x2 = wpt.inverse(y2)
+            assert torch.equal(y1, y2) and torch.equal(x1, x2)
+            torch.testing.assert_close(x2, x, atol=1e-5, rtol=0)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_gradient_is_the_adjoint_not_the_synthesis() -> None:
     # <A x, g> == <x, A^T g>; for bior4.4 A^T differs from A^-1, so using synthesis as the gradient fails.
     wpt = walloc.WPT2d("bior4.4", 2)

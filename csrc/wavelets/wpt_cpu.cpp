@@ -589,7 +589,8 @@ T* level_target(int steps_left, T* output, T* scratch) {
 // The packet tree of one plane, depth first: each band's whole subtree is done while the band is hot in
 // cache (breadth first, a 512x768 plane and its scratch plane overflow L2 at every level). Every band runs
 // exactly as breadth first would, at the same place, so the results are the same. step(level, band, kids)
-// splits `band` (at `level`) into its children, stored from `kids` on, or merges them back into it.
+// splits `band` (at `level`) into its children, stored from `kids` on, or merges them back into it. The
+// subtrees of a band's children use disjoint parts of every buffer, so different threads may walk them.
 template <typename T, class Step>
 struct TreeWalk {
   bool split;
@@ -599,7 +600,7 @@ struct TreeWalk {
   int levels;
   int fanout_bits;  // 1 (1-D) or 2 (2-D)
   int64_t size;     // samples in a plane
-  Step& step;
+  Step step;
 
   // The buffer holding the bands of level j (level 0: the plane itself).
   T* level(int j) const {
@@ -607,15 +608,19 @@ struct TreeWalk {
     return j == levels ? const_cast<T*>(in) : level_target(j, out, scratch);
   }
 
-  void visit(int j, int64_t b) {
+  // Band b of level j alone: split into its children, or merged from them.
+  void node(int j, int64_t b) {
     const int64_t band = size >> (fanout_bits * j);  // a band's children together are as large as the band
-    T* parent = level(j) + b * band;
-    T* kids = level(j + 1) + b * band;
-    if (split) step(j, parent, kids);
+    step(j, level(j) + b * band, level(j + 1) + b * band);
+  }
+
+  // Band b of level j and everything below it.
+  void visit(int j, int64_t b) {
+    if (split) node(j, b);
     if (j + 1 < levels) {
       for (int64_t k = 0; k < (int64_t(1) << fanout_bits); ++k) visit(j + 1, (b << fanout_bits) + k);
     }
-    if (!split) step(j, parent, kids);
+    if (!split) node(j, b);
   }
 };
 
@@ -629,44 +634,70 @@ struct PlaneWorkspace {
   std::unique_ptr<T[]> plane;
 };
 
+// The packet trees of all planes. step(kernel, level, band, kids) is one split or merge (see TreeWalk).
+// Threads take whole planes; when that leaves threads idle (one image: three planes on two threads), the
+// children's subtrees are shared out as well, after each plane's first split or before its last merge, and
+// the scratch planes then belong to the planes rather than to the threads.
+template <typename T, class Kernel, class Step>
+void packet_trees(BankKind kind, const T* x, T* y, int64_t planes, int64_t size, int levels, int fanout_bits,
+                  int threads, const Kernel& prototype, const Step& step) {
+  const bool split = kind == BankKind::Split;
+  const bool share_subtrees = levels > 1 && planes < 2 * int64_t(threads) && planes % threads != 0;
+  std::unique_ptr<T[]> plane_scratch(share_subtrees ? new T[planes * size] : nullptr);
+  auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 && !share_subtrees ? size : 0); };
+  auto walk = [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
+    auto bound = [&ws, &step](int level, T* band, T* kids) { step(ws.kernel, level, band, kids); };
+    T* scratch = share_subtrees ? plane_scratch.get() + p * size : ws.plane.get();
+    return TreeWalk<T, decltype(bound)>{split, x + p * size, y + p * size, scratch, levels, fanout_bits, size, bound};
+  };
+  if (!share_subtrees) {
+    parallel_for_with_scratch(planes, threads, make, [&](auto& ws, int64_t p) { walk(ws, p).visit(0, 0); });
+    return;
+  }
+  const int64_t fanout = int64_t(1) << fanout_bits;
+  auto roots = [&] {
+    parallel_for_with_scratch(planes, threads, make, [&](auto& ws, int64_t p) { walk(ws, p).node(0, 0); });
+  };
+  auto subtrees = [&] {
+    parallel_for_with_scratch(planes * fanout, threads, make,
+                              [&](auto& ws, int64_t i) { walk(ws, i / fanout).visit(1, i % fanout); });
+  };
+  if (split) {
+    roots();
+    subtrees();
+  } else {
+    subtrees();
+    roots();
+  }
+}
+
 template <typename T, class Kernel>
 void packet_tree_1d(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, int levels, int threads,
                     const Kernel& prototype) {
-  auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 ? length : 0); };
-  parallel_for_with_scratch(planes, threads, make, [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
-    auto step = [&](int level, T* band, T* kids) {
-      const int64_t m = (length >> level) / 2;
-      if (kind == BankKind::Split) {
-        ws.kernel.split_row(band, kids, kids + m, m);
-      } else {
-        ws.kernel.merge_row(kids, kids + m, band, m);
-      }
-    };
-    TreeWalk<T, decltype(step)>{kind == BankKind::Split, x + p * length, y + p * length, ws.plane.get(), levels, 1,
-                                length, step}
-        .visit(0, 0);
-  });
+  packet_trees<T>(kind, x, y, planes, length, levels, 1, threads, prototype,
+                  [&](Kernel& kernel, int level, T* band, T* kids) {
+                    const int64_t m = (length >> level) / 2;
+                    if (kind == BankKind::Split) {
+                      kernel.split_row(band, kids, kids + m, m);
+                    } else {
+                      kernel.merge_row(kids, kids + m, band, m);
+                    }
+                  });
 }
 
 template <typename T, class Kernel>
 void packet_tree_2d(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width, int levels,
                     int threads, const Kernel& prototype) {
-  const int64_t size = height * width;
-  auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 ? size : 0); };
-  parallel_for_with_scratch(planes, threads, make, [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
-    auto step = [&](int level, T* band, T* first_kid) {
-      const int64_t h = height >> level, w = width >> level, child = (h / 2) * (w / 2);
-      T* const kids[4] = {first_kid, first_kid + child, first_kid + 2 * child, first_kid + 3 * child};
-      if (kind == BankKind::Split) {
-        ws.kernel.split_band(band, w, h / 2, w / 2, kids);
-      } else {
-        ws.kernel.merge_band(kids, h / 2, w / 2, band);
-      }
-    };
-    TreeWalk<T, decltype(step)>{kind == BankKind::Split, x + p * size, y + p * size, ws.plane.get(), levels, 2,
-                                size, step}
-        .visit(0, 0);
-  });
+  packet_trees<T>(kind, x, y, planes, height * width, levels, 2, threads, prototype,
+                  [&](Kernel& kernel, int level, T* band, T* first_kid) {
+                    const int64_t h = height >> level, w = width >> level, child = (h / 2) * (w / 2);
+                    T* const kids[4] = {first_kid, first_kid + child, first_kid + 2 * child, first_kid + 3 * child};
+                    if (kind == BankKind::Split) {
+                      kernel.split_band(band, w, h / 2, w / 2, kids);
+                    } else {
+                      kernel.merge_band(kids, h / 2, w / 2, band);
+                    }
+                  });
 }
 
 // Calls run(kernel) with the lifting kernel for the scheme's number of pairs, or the tap kernel without one.
