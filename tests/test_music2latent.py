@@ -157,7 +157,7 @@ def test_any_length_and_channel_count(tiny_codec, channels, length):
 def test_decompress_is_decode_of_the_quantized_latents_and_deterministic(tiny_codec):
     audio = _audio(2, 3 * 44100, 2)  # 34 latent frames: three windows of 16
     data = tiny_codec.compress(audio, bits=6)
-    meta, latents = tiny_codec.quantized_latents(data)
+    meta, latents = tiny_codec.stream_latents(data)
     assert meta["bits"] == 6
     assert (latents * LATENT_SCALE * 31 - (latents * LATENT_SCALE * 31).round()).abs().max() < 1e-4
     first = tiny_codec.decompress(data, steps=2, generator=torch.Generator().manual_seed(7))
@@ -178,7 +178,7 @@ def test_more_bits_cost_more_and_round_closer(tiny_codec):
     for bits in (4, 8, 12):
         data = tiny_codec.compress(audio, bits=bits)
         sizes.append(len(data))
-        errors.append((tiny_codec.quantized_latents(data)[1] - latents).abs().max().item())
+        errors.append((tiny_codec.stream_latents(data)[1] - latents).abs().max().item())
     assert sizes[0] < sizes[1] < sizes[2] and errors[0] > errors[1] > errors[2]
 
 

@@ -71,9 +71,9 @@ def test_streams_cross_between_cpu_and_cuda():
     cpu, gpu = walloc.load("rgb-16x"), walloc.load("rgb-16x", "cuda")
     from_cpu, from_gpu = cpu.compress(image), gpu.compress(image)
     for data in (from_cpu, from_gpu):
-        assert torch.equal(cpu._unpack(data)[1], gpu._unpack(data)[1].cpu())
+        assert torch.equal(cpu.quantized_latents(data), gpu.quantized_latents(data))
         on_cpu, on_gpu = (cpu.decompress(data) * 255).round(), (gpu.decompress(data).cpu() * 255).round()
         difference = (on_cpu - on_gpu).abs()
         assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
-    symbols_cpu, symbols_gpu = cpu._unpack(from_cpu)[1], cpu._unpack(from_gpu)[1]
+    symbols_cpu, symbols_gpu = cpu.quantized_latents(from_cpu), cpu.quantized_latents(from_gpu)
     assert (symbols_cpu != symbols_gpu).float().mean() < 1e-3

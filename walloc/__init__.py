@@ -4,13 +4,16 @@ from . import entropy
 from ._extension import build_info, cuda_available
 from .codec import (
     AudioCodec,
+    Codec,
     ImageCodec,
     Music2LatentCodec,
+    NervCodec,
     available_codecs,
     decompress,
     load,
     load_music2latent,
     load_reference,
+    open_stream,
 )
 from .entropy import EntropyBottleneck
 from .errors import BitstreamError
@@ -21,11 +24,14 @@ __version__ = build_info()["version"]
 
 __all__ = [
     "AudioCodec",
+    "Codec",
     "ImageCodec",
     "Music2LatentCodec",
+    "NervCodec",
     "available_codecs",
     "decompress",
     "load",
+    "open_stream",
     "load_music2latent",
     "load_reference",
     "BitstreamError",

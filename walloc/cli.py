@@ -11,97 +11,102 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_CODECS = {"image": "rgb-16x", "audio": "stereo-17x"}
+DEFAULT_CODECS = {"image": "rgb-16x", "audio": "stereo-17x", "video": "nervpp"}
 EXIT_USAGE, EXIT_ERROR = 2, 1
+# how `walloc info` rounds the rates of Codec.rate
+RATE_DIGITS = {"bpp": 4, "kbps": 2, "seconds": 3, "bits_per_frame": 1}
 
 
-def _compress_video(args: argparse.Namespace) -> None:
-    from .media import read_video
-    from .video import NervCodec
+def _codec_options(method, given: dict, codec_name: str) -> dict:
+    """The options the user gave (not None), refused with a one-line error where ``method`` takes none such."""
+    import inspect
 
+    parameters = inspect.signature(method).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    options = {k: v for k, v in given.items() if v is not None}
+    for option in options:
+        if option not in parameters and not takes_any:
+            raise ValueError(f"--{option.replace('_', '-')} does not apply to codec {codec_name!r}")
+    return options
+
+
+def _read_input(path: str, kind: str, args: argparse.Namespace) -> tuple[object, dict]:
+    """(media, compress options that come from the file) of an input file of ``kind``."""
+    from .media import read_audio, read_image, read_video
+
+    if kind == "image":
+        return read_image(path), {}
+    if kind == "audio":
+        audio, sample_rate = read_audio(path)
+        return audio, {"sample_rate": sample_rate}
     size = None
     if args.frame_size:
         width, height = (int(n) for n in args.frame_size.lower().split("x"))
         size = (height, width)
-    frames, fps = read_video(args.input, size)
-    codec = NervCodec(args.codec or "nervpp", args.size)
-    codec.fit(frames, epochs=args.epochs, time_budget=args.time_budget, fps=fps)
-    data = codec.compress(bits=8 if args.bits is None else args.bits, prune=args.prune)
-    Path(args.output).write_bytes(data)
-    bpp = 8 * len(data) / frames[:, 0].numel()
-    print(f"{args.input} -> {args.output}: {len(data)} bytes ({bpp:.4f} bpp, {codec!r})")
+    frames, fps = read_video(path, size)
+    return frames, {"fps": fps}
 
 
 def _compress(args: argparse.Namespace) -> None:
-    from . import Music2LatentCodec, load
-    from .media import media_kind, read_audio, read_image
+    from . import NervCodec, load
+    from .media import media_kind
 
     kind = media_kind(args.input)
-    if kind == "video":
-        return _compress_video(args)
-    codec = load(args.codec or DEFAULT_CODECS[kind], device=args.device)
+    name = args.codec or DEFAULT_CODECS[kind]
+    # video codecs fit a network to each video, so there is no trained codec to load
+    codec = NervCodec(name, args.size, device=args.device) if kind == "video" else load(name, device=args.device)
     if codec.kind != kind:
         raise ValueError(f"codec {codec.name!r} codes {codec.kind}, but {args.input} is {kind}")
-    if kind == "image":
-        image = read_image(args.input)
-        data = codec.compress(image)
-        rate = f"{8 * len(data) / (image.shape[1] * image.shape[2]):.3f} bpp"
-    else:
-        audio, sample_rate = read_audio(args.input)
-        options = {} if args.bits is None else {"bits": args.bits}
-        if options and not isinstance(codec, Music2LatentCodec):
-            raise ValueError("--bits applies to video and to Music2Latent codecs, whose latents it quantizes")
-        data = codec.compress(audio, sample_rate=sample_rate, **options)
-        rate = f"{8 * len(data) / (audio.shape[1] / sample_rate) / 1000:.1f} kbps"
+    media, from_file = _read_input(args.input, kind, args)
+    given = {"bits": args.bits}
+    if kind == "video":
+        given.update(prune=args.prune, epochs=args.epochs, time_budget=args.time_budget)
+    data = codec.compress(media, **from_file, **_codec_options(codec.compress, given, codec.name))
     Path(args.output).write_bytes(data)
-    print(f"{args.input} -> {args.output}: {len(data)} bytes ({rate}, codec {codec.name})")
+    rate = codec.rate(data)
+    shown = f"{rate['kbps']:.1f} kbps" if kind == "audio" else f"{rate['bpp']:.4f} bpp"
+    print(f"{args.input} -> {args.output}: {len(data)} bytes ({shown}, {codec!r})")
 
 
 def _decompress(args: argparse.Namespace) -> None:
-    from . import Music2LatentCodec, bitstream, load, video
-    from .codec import stream_codec_name
+    from . import open_stream
     from .media import media_kind, write_audio, write_image, write_video
 
     data = Path(args.input).read_bytes()
     out_kind = media_kind(args.output)
-    if bitstream.unpack(data).codec == video.CONTAINER_ID:
-        if out_kind != "video":
-            raise ValueError(f"{args.input} holds video; {args.output} names a {out_kind} format")
-        codec = video.decompress(data)
-        write_video(codec.decode(), codec.fps, args.output)
-        print(f"{args.input} -> {args.output} ({codec!r})")
-        return
-    _, name = stream_codec_name(data)
-    codec = load(name, device=args.device)
+    codec = open_stream(data, device=args.device)
     if out_kind != codec.kind:
         raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
-    if args.steps is not None and not isinstance(codec, Music2LatentCodec):
-        raise ValueError("--steps applies to Music2Latent streams")
-    decoded = codec.decompress(data) if args.steps is None else codec.decompress(data, steps=args.steps)
-    if decoded.shape[0] != 1:
+    decoded = codec.decompress(data, **_codec_options(codec.decompress, {"steps": args.steps}, codec.name))
+    if codec.kind == "video":
+        write_video(decoded, codec.fps, args.output)
+    elif decoded.shape[0] != 1:
         raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
-    if codec.kind == "image":
+    elif codec.kind == "image":
         write_image(decoded[0], args.output)
     else:
         write_audio(decoded[0], codec.sample_rate, args.output)
-    print(f"{args.input} -> {args.output} (codec {name})")
+    print(f"{args.input} -> {args.output} ({codec!r})")
 
 
 def _info(args: argparse.Namespace) -> None:
     from . import bitstream
+    from .codec import registry
+    from .errors import BitstreamError
 
     data = Path(args.input).read_bytes()
     container = bitstream.unpack(data)
     info = {"codec": container.codec, "bytes": len(data), "streams": [len(s) for s in container.streams],
             **container.meta}
-    if container.codec in ("walloc-image", "walloc-audio") and len(container.streams) == 1:
-        info["latent_coder"] = bitstream.unpack(container.streams[0]).codec  # predictive or (older) histogram
-    size = container.meta.get("size")
-    if container.codec == "walloc-image" and isinstance(size, list) and len(size) == 2:
-        info["bpp"] = round(8 * len(data) / max(1, size[0] * size[1]), 4)
-    if container.codec in ("walloc-audio", "walloc-music2latent") and container.meta.get("length"):
-        seconds = container.meta["length"] / container.meta.get("sample_rate", 44100)
-        info["kbps"] = round(8 * len(data) / seconds / 1000, 2)
+    try:  # the coder of a codec's first stream, where that is a walloc container (latents or weights)
+        info["latent_coder"] = bitstream.unpack(container.streams[0]).codec
+    except (BitstreamError, IndexError):
+        pass
+    try:
+        rates = registry.by_container_id(container.codec).codec_class.rate(data)
+    except BitstreamError:  # a walloc container that is not a codec stream (an entropy coder's own)
+        rates = {}
+    info.update({k: round(v, RATE_DIGITS[k]) if k in RATE_DIGITS else v for k, v in rates.items()})
     print(json.dumps(info, indent=2))
 
 
@@ -113,11 +118,7 @@ def _codecs(args: argparse.Namespace) -> None:
         print("no codecs installed")
     for name, folder in folders.items():
         config = json.loads((folder / "config.json").read_text())
-        model = config["model"]
-        if config["kind"] == "music2latent":
-            shape = f"latent_dim={model.get('latent_channels', 64)} base width={model.get('base_channels', 64)}"
-        else:
-            shape = f"latent_dim={model.get('latent_dim')} J={model.get('J')} decoder width={model.get('Nd')}"
+        shape = " ".join(f"{k}={v}" for k, v in config["model"].items() if isinstance(v, (int, float)))
         print(f"{name:14s} {config['kind']:12s} {shape}  ({folder})")
 
 
@@ -178,14 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--codec", help=f"codec name or folder (default: {DEFAULT_CODECS['image']} for images, "
-                                   f"{DEFAULT_CODECS['audio']} for audio); video: nervpp (default) or nerv")
+                                   f"{DEFAULT_CODECS['audio']} for audio); video: {DEFAULT_CODECS['video']} "
+                                   f"(default) or nerv")
     video = p.add_argument_group("video (NeRV / NeRV++)")
     video.add_argument("--size", default="S", choices=["XS", "S", "M", "L"], help="parameter budget (default S)")
-    video.add_argument("--epochs", type=int, default=300, help="fitting epochs (default 300)")
+    video.add_argument("--epochs", type=int, help="fitting epochs (default 300)")
     video.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
     video.add_argument("--bits", type=int, help="weight bits (default 8); with a Music2Latent codec: latent bits "
                                                 "(default 8)")
-    video.add_argument("--prune", type=float, default=0.4, help="fraction of weights pruned (default 0.4)")
+    video.add_argument("--prune", type=float, help="fraction of weights pruned (default 0.4)")
     video.add_argument("--frame-size", help="WIDTHxHEIGHT to resize frames to (e.g. 320x180)")
     p.set_defaults(run=_compress)
 

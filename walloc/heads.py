@@ -12,13 +12,14 @@ dense and audio heads predict latents, which ``head.decode`` turns into media wi
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from torch import Tensor, nn
 
 from .codec import AudioCodec, ImageCodec
+from .codec.package import read_folder
+from .models import WallocImageModel
 
 
 def _conv(dims: int):
@@ -113,7 +114,7 @@ class PixelClassifier(_Classifier):
         super().__init__(in_channels, num_classes, width, depth, stem_stride)
 
     def features(self, images: Tensor) -> Tensor:
-        return images - 0.5
+        return WallocImageModel.to_signal(images)
 
 
 class _DenseHead(nn.Module):
@@ -142,20 +143,29 @@ class _DenseHead(nn.Module):
         return x
 
 
-class LatentDenseHead(_DenseHead):
-    """Image to image in latent space: latents of the input -> latents of the target (decode with
-    :meth:`decode`). Train against ``codec.encode(target)``, or through ``decode`` in the pixel domain."""
+class _LatentToLatentHead(_DenseHead):
+    """A dense head from a codec's latents to latents of the same codec, which :meth:`decode` turns into media
+    (differentiably, so it can be trained through the decoder)."""
 
-    def __init__(self, codec: ImageCodec, out_channels: int | None = None, width: int = 64, depth: int = 6,
-                 residual: bool = False) -> None:
-        super().__init__(codec.latent_dim, out_channels or codec.latent_dim, width, depth, 2, residual)
+    def __init__(self, codec: ImageCodec | AudioCodec, out_channels: int, width: int, depth: int,
+                 residual: bool) -> None:
+        super().__init__(codec.latent_dim, out_channels, width, depth, codec.plane_dims, residual)
         self.codec = codec
 
     def prepare(self, latents: Tensor) -> Tensor:
         return unit_latents(self.codec, latents)
 
     def decode(self, latents: Tensor) -> Tensor:
-        return self.codec.model.decode(latents) + 0.5
+        return self.codec.model.to_media(self.codec.model.decode(latents))
+
+
+class LatentDenseHead(_LatentToLatentHead):
+    """Image to image in latent space: latents of the input -> latents of the target (decode with
+    :meth:`decode`). Train against ``codec.encode(target)``, or through ``decode`` in the pixel domain."""
+
+    def __init__(self, codec: ImageCodec, out_channels: int | None = None, width: int = 64, depth: int = 6,
+                 residual: bool = False) -> None:
+        super().__init__(codec, out_channels or codec.latent_dim, width, depth, residual)
 
 
 class PixelDenseHead(_DenseHead):
@@ -166,22 +176,15 @@ class PixelDenseHead(_DenseHead):
         super().__init__(in_channels, out_channels, width, depth, 2, residual)
 
     def prepare(self, images: Tensor) -> Tensor:
-        return images - 0.5
+        return WallocImageModel.to_signal(images)
 
 
-class LatentAudioHead(_DenseHead):
+class LatentAudioHead(_LatentToLatentHead):
     """Audio to audio in latent space (source separation, enhancement): latents -> latents of the target,
     :meth:`decode` to samples in [-1, 1]."""
 
     def __init__(self, codec: AudioCodec, width: int = 128, depth: int = 6, residual: bool = False) -> None:
-        super().__init__(codec.latent_dim, codec.latent_dim, width, depth, 1, residual)
-        self.codec = codec
-
-    def prepare(self, latents: Tensor) -> Tensor:
-        return unit_latents(self.codec, latents)
-
-    def decode(self, latents: Tensor) -> Tensor:
-        return self.codec.model.decode(latents) * 2
+        super().__init__(codec, codec.latent_dim, width, depth, residual)
 
 
 class WaveformAudioHead(_DenseHead):
@@ -221,13 +224,10 @@ def frozen_codec(arguments: dict) -> ImageCodec | AudioCodec:
 def load_head(folder: str | Path, codec: ImageCodec | AudioCodec | None = None) -> nn.Module:
     """A trained head from a ``walloc train`` export (``head/``), on its codec (loaded by name unless given),
     in eval mode. Refuses a codec whose weights differ from the one the head was trained on."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
+    config, state = read_folder(folder)
     codec = codec or frozen_codec(config["model"])
     if codec.fingerprint != config["codec_fingerprint"]:
         raise ValueError(f"{folder}: trained on other weights than codec {codec.name!r}'s")
     head = build_head(config["kind"], config["model"], codec, config["num_classes"])
-    head.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    head.load_state_dict(state)
     return head.eval()

@@ -1,5 +1,5 @@
 """Quality and rate-distortion metrics for comparing codecs: PSNR, MS-SSIM (pytorch-msssim), SI-SDR, log-mel
-distance, and Bjontegaard deltas (BD-rate, BD-PSNR)."""
+distance, rates (bits per pixel, kbps) and Bjontegaard deltas (BD-rate, BD-PSNR)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,24 @@ import torch
 from torch import Tensor
 
 
+def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
+    """10 log10(data_range**2 / mse): infinite for a perfect match."""
+    return math.inf if mse <= 0 else 10 * math.log10(data_range**2 / mse)
+
+
 def psnr(reference: Tensor, test: Tensor, data_range: float = 1.0) -> float:
-    """10 log10(data_range**2 / MSE) over all elements."""
-    mse = torch.mean((reference.double() - test.double()) ** 2).item()
-    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+    """PSNR (dB) over all elements, peak-to-peak ``data_range``."""
+    return psnr_from_mse(torch.mean((reference.double() - test.double()) ** 2).item(), data_range)
+
+
+def bits_per_pixel(nbytes: int, pixels: int) -> float:
+    """Rate of ``nbytes`` over ``pixels`` pixels (all images and frames together)."""
+    return 8 * nbytes / max(1, pixels)
+
+
+def kbps(nbytes: int, seconds: float) -> float:
+    """Rate in kilobits per second of ``nbytes`` for ``seconds`` of media (all channels together)."""
+    return 8 * nbytes / seconds / 1000
 
 
 def ms_ssim(reference: Tensor, test: Tensor, data_range: float = 1.0) -> float:

@@ -1,5 +1,7 @@
-"""The codec API: ``walloc.load(name_or_path)``, ``walloc.available_codecs()``, ``walloc.load_reference(...)``,
-``walloc.load_music2latent(...)`` and ``walloc.decompress(data)`` (which loads the codec named in the stream)."""
+"""Every walloc codec behind one interface (:class:`Codec`), and the functions that find them:
+``walloc.load(name_or_path)``, ``walloc.available_codecs()``, ``walloc.decompress(data)`` (any stream: the codec
+is looked up by the container id in the stream, see :mod:`walloc.codec.registry`), ``walloc.load_reference(...)``
+and ``walloc.load_music2latent(...)`` (released checkpoints of the reference packages)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ from pathlib import Path
 
 import torch
 
-from .audio import AudioCodec
-from .base import Codec, stream_codec_name
+from .. import bitstream
+from . import registry
+from .audio import REFERENCE_SAMPLE_RATE, AudioCodec
+from .base import Codec, TrainedCodec, stream_codec_name
 from .image import ImageCodec
 from .music2latent import Music2LatentCodec
 from .package import build_model, codec_folders, read_codec, save_codec
-
-REFERENCE_AUDIO_RATE = 44100
+from .video import NervCodec
 
 
 def available_codecs() -> list[str]:
@@ -22,7 +25,7 @@ def available_codecs() -> list[str]:
     return sorted(codec_folders())
 
 
-def load(name_or_path: str | Path, device=None, **options) -> ImageCodec | AudioCodec | Music2LatentCodec:
+def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
     """A codec by name (see :func:`available_codecs`) or from a codec folder (``config.json`` + weights).
     ``options`` go to the codec class (Music2Latent: ``precision``, ``window``, ``overlap``)."""
     folders = codec_folders()
@@ -34,13 +37,7 @@ def load(name_or_path: str | Path, device=None, **options) -> ImageCodec | Audio
         raise ValueError(f"no codec named {str(name_or_path)!r} and no such codec folder; available codecs: "
                          f"{', '.join(available_codecs()) or 'none'}")
     config, model = read_codec(folder)
-    if config["kind"] == "music2latent":
-        return Music2LatentCodec(config["name"], model, device, **options)
-    if options:
-        raise ValueError(f"codec {config['name']!r} takes no options; got {sorted(options)}")
-    if config["kind"] == "image":
-        return ImageCodec(config["name"], model, device)
-    return AudioCodec(config["name"], model, config.get("sample_rate", REFERENCE_AUDIO_RATE), device)
+    return registry.by_folder_kind(config["kind"]).codec_class.from_folder(config, model, device, **options)
 
 
 def load_music2latent(checkpoint_path: str | Path, device=None, precision: str = "float32",
@@ -84,17 +81,23 @@ def load_reference(checkpoint_path: str | Path, config_path: str | Path, device=
     model = build_model(kind, arguments)
     model.load_state_dict(state)
     model.check_filters()
-    name = Path(checkpoint_path).stem
-    if kind == "image":
-        return ImageCodec(name, model, device)
-    return AudioCodec(name, model, config.get("sample_rate", REFERENCE_AUDIO_RATE), device)
+    folder_config = {"name": Path(checkpoint_path).stem, "sample_rate": config.get("sample_rate",
+                                                                                   REFERENCE_SAMPLE_RATE)}
+    return registry.by_folder_kind(kind).codec_class.from_folder(folder_config, model, device)
 
 
-def decompress(data: bytes, device=None) -> torch.Tensor:
-    """Decodes any walloc image or audio stream with the (installed) codec named in its header."""
-    _, name = stream_codec_name(data)
-    return load(name, device).decompress(data)
+def open_stream(data: bytes, device=None) -> Codec:
+    """The codec that decodes ``data``: the installed codec its header names, or for video the network the
+    stream holds."""
+    return registry.by_container_id(bitstream.unpack(data).codec).codec_class.from_stream(data, device)
 
 
-__all__ = ["AudioCodec", "Codec", "ImageCodec", "Music2LatentCodec", "available_codecs", "decompress", "load",
-           "load_music2latent", "load_reference", "save_codec"]
+def decompress(data: bytes, device=None, **options) -> torch.Tensor:
+    """The media of any walloc codec stream (images, audio, or a video's frames); ``options`` go to the codec's
+    ``decompress`` (Music2Latent: ``steps``, ``generator``)."""
+    return open_stream(data, device).decompress(data, **options)
+
+
+__all__ = ["AudioCodec", "Codec", "ImageCodec", "Music2LatentCodec", "NervCodec", "TrainedCodec",
+           "available_codecs", "decompress", "load", "load_music2latent", "load_reference", "open_stream",
+           "save_codec", "stream_codec_name"]

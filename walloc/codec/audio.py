@@ -6,11 +6,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import bitstream
 from ..errors import BitstreamError
-from .base import Codec, exact_float32
+from ..metrics import kbps
+from ..models import WallocAudioModel
+from . import registry
+from .base import exact_float32
+from .wavelet import WallocCodec
+
+REFERENCE_SAMPLE_RATE = 44100  # of the reference's released audio codecs, whose configs name none
 
 
-class AudioCodec(Codec):
+@registry.register("audio", lambda arguments: WallocAudioModel(**arguments))
+class AudioCodec(WallocCodec):
     """Audio: float (N, C, T) or (C, T) in [-1, 1] at ``sample_rate``, any length.
 
     A mono input to a stereo codec is coded as identical channels and averaged back; inputs with a multiple of
@@ -23,13 +31,17 @@ class AudioCodec(Codec):
     container_id = "walloc-audio"
     plane_dims = 1
 
-    def __init__(self, name: str, model, sample_rate: int, device=None) -> None:
+    def __init__(self, name: str, model: WallocAudioModel, sample_rate: int = REFERENCE_SAMPLE_RATE,
+                 device=None) -> None:
         super().__init__(name, model, device)
         self.sample_rate = int(sample_rate)
 
-    @property
-    def block(self) -> int:
-        return 2**self.model.J
+    @classmethod
+    def _folder_arguments(cls, config: dict) -> dict:
+        return {"sample_rate": config.get("sample_rate", REFERENCE_SAMPLE_RATE)}
+
+    def _describe(self) -> dict:
+        return {**super()._describe(), "sample_rate": self.sample_rate}
 
     def _check_rate(self, sample_rate: int | None) -> None:
         if sample_rate is not None and int(sample_rate) != self.sample_rate:
@@ -68,7 +80,7 @@ class AudioCodec(Codec):
         x = self._group(self.as_batch(audio))
         x = F.pad(x, (0, -x.shape[-1] % self.block))
         with exact_float32():
-            return self.model.encode(x * 0.5)
+            return self.model.encode(self.model.to_signal(x))
 
     @torch.no_grad()
     def decode(self, latents: Tensor, channels: int | None = None) -> Tensor:
@@ -77,18 +89,18 @@ class AudioCodec(Codec):
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
         with exact_float32():
-            y = self.model.decode(latents) * 2
+            y = self.model.to_media(self.model.decode(latents))
         return y if channels is None else self._ungroup(y, channels)
 
     def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:
         """A walloc bitstream of the audio (rounded latents, coded by the predictive latent coder)."""
         x = self.as_batch(audio)
         meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate}
-        return self._pack(self.encode(x, sample_rate), meta)
+        return self._pack_latents(self.encode(x, sample_rate), meta)
 
     def decompress(self, data: bytes) -> Tensor:
         """Audio (N, C, T) in [-1, 1], as it was compressed."""
-        meta, latents = self._unpack(data)
+        meta, latents = self._unpack_latents(data)
         channels, length = meta.get("channels"), meta.get("length")
         if not isinstance(channels, int) or not isinstance(length, int) or channels < 1 or length < 1:
             raise BitstreamError("corrupt walloc-audio stream: bad channel count or length")
@@ -100,3 +112,15 @@ class AudioCodec(Codec):
                 or latents.shape[-1] != self.model.latent_frames(-(-length // self.block) * self.block)):
             raise BitstreamError("corrupt walloc-audio stream: the length does not match the latents")
         return self.decode(latents, channels)[..., :length]
+
+    @classmethod
+    def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
+        return stream_kbps(container, nbytes)
+
+
+def stream_kbps(container: bitstream.Container, nbytes: int) -> dict:
+    """``{"seconds", "kbps"}`` of an audio stream whose header records ``length`` and ``sample_rate``."""
+    length, rate = container.meta.get("length"), container.meta.get("sample_rate")
+    if not isinstance(length, int) or not isinstance(rate, int) or length < 1 or rate < 1:
+        return {}
+    return {"seconds": length / rate, "kbps": kbps(nbytes, length / rate)}

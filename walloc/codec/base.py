@@ -1,18 +1,134 @@
-"""What image and audio codecs share: the model, its identity, symbol coding and the container."""
+"""The codec interface every walloc codec implements (:class:`Codec`), and what codecs with fixed trained
+weights share (:class:`TrainedCodec`): the model, its fingerprint, and the container holding their streams."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from typing import Iterator
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .. import bitstream
 from ..entropy import adaptive, predictive
 from ..errors import BitstreamError
-from ..models import WallocAudioModel, WallocImageModel
 from .package import weights_fingerprint
+
+
+class Codec(abc.ABC):
+    """A walloc codec: ``encode``/``decode`` map media to continuous latents and back (for compressed learning),
+    ``compress``/``decompress`` map media to a walloc bitstream (bytes) and back.
+
+    - ``name``: the codec's name (``walloc.load(name)`` for trained codecs); ``kind``: ``"image"``, ``"audio"``
+      or ``"video"``; ``container_id``: the id its streams carry in the walloc container; ``device``.
+    - ``quantized_latents(data)``: the integer latents a stream holds, as the decoder sees them.
+    - ``rate(data)``: the stream's size and rate (``bytes``, plus ``bpp``, ``kbps``, ``bits_per_frame`` as
+      they apply); a class method, so it needs no weights.
+    """
+
+    kind: str
+    container_id: str
+
+    def __init__(self, name: str, device=None) -> None:
+        self.name = name
+        self.device = torch.device("cpu" if device is None else device)
+
+    def to(self, device) -> "Codec":
+        """Moves the codec's computation to ``device``; returns the codec."""
+        self.device = torch.device(device)
+        return self
+
+    def _describe(self) -> dict:
+        """What ``repr`` shows between the name and the device."""
+        return {}
+
+    def __repr__(self) -> str:
+        fields = {"name": self.name, **self._describe(), "device": str(self.device)}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+
+    @abc.abstractmethod
+    def encode(self, media, **options) -> Tensor:
+        """Continuous latents of ``media``."""
+
+    @abc.abstractmethod
+    def decode(self, latents: Tensor, **options) -> Tensor:
+        """Media from latents (continuous or quantized)."""
+
+    @abc.abstractmethod
+    def compress(self, media, **options) -> bytes:
+        """A walloc bitstream of ``media``."""
+
+    @abc.abstractmethod
+    def decompress(self, data: bytes, **options) -> Tensor:
+        """The media of a bitstream written by :meth:`compress`."""
+
+    @abc.abstractmethod
+    def quantized_latents(self, data: bytes) -> Tensor:
+        """The integer latents of a bitstream."""
+
+    @classmethod
+    def rate(cls, data: bytes) -> dict:
+        """``{"bytes": ..., and the rates that apply}`` of a stream of this codec kind, from its header."""
+        return {"bytes": len(data), **cls._rates(cls.unpack(data), len(data))}
+
+    @classmethod
+    @abc.abstractmethod
+    def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
+        """The rates of a stream of ``nbytes`` from its verified container."""
+
+    @classmethod
+    def unpack(cls, data: bytes) -> bitstream.Container:
+        """The verified container of a stream of this codec kind (BitstreamError otherwise)."""
+        return bitstream.unpack(data, codec=cls.container_id)
+
+    @classmethod
+    @abc.abstractmethod
+    def from_stream(cls, data: bytes, device=None) -> "Codec":
+        """A codec that can decode ``data`` (loaded by the name in its header, or rebuilt from the stream)."""
+
+
+class TrainedCodec(Codec):
+    """A codec with fixed trained weights (``model``). Its streams name the codec and fingerprint its weights,
+    so a stream never decodes with other weights."""
+
+    def __init__(self, name: str, model: nn.Module, device=None) -> None:
+        super().__init__(name, device)
+        self.model = model.eval().requires_grad_(False)
+        self.fingerprint = weights_fingerprint(self.model)
+        self.to(self.device)
+
+    def to(self, device) -> "TrainedCodec":
+        super().to(device)
+        self.model.to(self.device)
+        return self
+
+    @classmethod
+    def from_folder(cls, config: dict, model: nn.Module, device=None, **options) -> "TrainedCodec":
+        """The codec of a codec folder's ``config`` and its loaded ``model``; ``options`` go to the class."""
+        return cls(config["name"], model, device=device, **options)
+
+    @classmethod
+    def from_stream(cls, data: bytes, device=None) -> "TrainedCodec":
+        from . import load  # codec modules are imported before the loader, so not at the top
+
+        return load(stream_codec_name(data)[1], device)
+
+    def _pack(self, meta: dict, latent_stream: bytes) -> bytes:
+        """The container of one coded latent stream, with the codec's name and fingerprint."""
+        meta = {**meta, "name": self.name, "fingerprint": self.fingerprint}
+        return bitstream.pack(self.container_id, meta, [latent_stream])
+
+    def _unpack_symbols(self, data: bytes) -> tuple[dict, Tensor]:
+        """(header, int32 symbols) of a stream this codec wrote; BitstreamError for anything else."""
+        container = self.unpack(data)
+        if container.meta.get("fingerprint") != self.fingerprint:
+            raise BitstreamError(f"this stream was written by codec {container.meta.get('name')!r} "
+                                 f"(weights {container.meta.get('fingerprint')}), not by {self.name!r} "
+                                 f"(weights {self.fingerprint}); load that codec to decode it")
+        if len(container.streams) != 1:
+            raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
+        return container.meta, decompress_latent_stream(container.streams[0])
 
 
 @contextlib.contextmanager
@@ -30,74 +146,6 @@ def exact_float32() -> Iterator[None]:
             torch.backends.cuda.matmul.allow_tf32 = previous
 
 
-class Codec:
-    """A trained WaLLoC codec. ``encode``/``decode`` map media to continuous latents and back (for compressed
-    learning); ``compress``/``decompress`` map media to a walloc bitstream (bytes) and back."""
-
-    kind: str
-    container_id: str
-    plane_dims: int  # latents are coded as planes of this many trailing dims (2: images, 1: audio)
-
-    def __init__(self, name: str, model: WallocImageModel | WallocAudioModel, device=None) -> None:
-        self.name = name
-        self.model = model.eval().requires_grad_(False)
-        self.fingerprint = weights_fingerprint(self.model)
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.model.to(self.device)
-
-    @property
-    def latent_dim(self) -> int:
-        return self.model.latent_dim
-
-    @property
-    def latent_bits(self) -> int:
-        return self.model.latent_bits
-
-    def to(self, device) -> "Codec":
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        return self
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(name={self.name!r}, latent_dim={self.latent_dim}, "
-                f"latent_bits={self.latent_bits}, device={str(self.device)!r})")
-
-    def quantize(self, latents: Tensor) -> Tensor:
-        """Rounded latents, as they travel in a bitstream."""
-        return torch.round(latents)
-
-    def _symbols(self, latents: Tensor) -> Tensor:
-        return (self.quantize(latents) + 2 ** (self.latent_bits - 1)).to(torch.int32).cpu()
-
-    def _latents(self, symbols: Tensor) -> Tensor:
-        return (symbols.to(self.device, torch.float32) - 2 ** (self.latent_bits - 1))
-
-    def _pack(self, latents: Tensor, meta: dict) -> bytes:
-        meta = {**meta, "name": self.name, "fingerprint": self.fingerprint}
-        latent_stream = predictive.compress_planes(self._symbols(latents), self.latent_bits, self.plane_dims)
-        return bitstream.pack(self.container_id, meta, [latent_stream])
-
-    def _unpack(self, data: bytes) -> tuple[dict, Tensor]:
-        container = bitstream.unpack(data, codec=self.container_id)
-        meta = container.meta
-        check_writer(meta, self.name, self.fingerprint)
-        if len(container.streams) != 1:
-            raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
-        symbols = decompress_latent_stream(container.streams[0])
-        if symbols.dim() < 3 or symbols.shape[1] != self.latent_dim:
-            raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
-                                 f"do not fit this codec's {self.latent_dim} channels")
-        return meta, self._latents(symbols)
-
-
-def check_writer(meta: dict, name: str, fingerprint: str) -> None:
-    """Raises BitstreamError unless the stream header ``meta`` names the weights ``fingerprint``."""
-    if meta.get("fingerprint") != fingerprint:
-        raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
-                             f"(weights {meta.get('fingerprint')}), not by {name!r} "
-                             f"(weights {fingerprint}); load that codec to decode it")
-
-
 def decompress_latent_stream(data: bytes) -> Tensor:
     """The symbols of a codec stream's latent stream: predictive (written now) or adaptive-histogram (written
     by walloc before the predictive coder; still read)."""
@@ -105,6 +153,17 @@ def decompress_latent_stream(data: bytes) -> Tensor:
     if coder == adaptive.CODEC_ID:
         return adaptive.decompress_symbols(data)
     return predictive.decompress_planes(data)
+
+
+def latent_stream_shape(container: bitstream.Container) -> list[int] | None:
+    """The shape of the symbols in a codec stream's latent stream, read from its header (None if absent)."""
+    if len(container.streams) != 1:
+        return None
+    try:
+        shape = bitstream.unpack(container.streams[0]).meta.get("shape")
+    except BitstreamError:
+        return None
+    return shape if isinstance(shape, list) and all(isinstance(s, int) for s in shape) else None
 
 
 def stream_codec_name(data: bytes) -> tuple[str, str]:

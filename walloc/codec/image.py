@@ -7,24 +7,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import bitstream
 from ..errors import BitstreamError
-from .base import Codec, exact_float32
+from ..metrics import bits_per_pixel
+from ..models import WallocImageModel
+from . import registry
+from .base import exact_float32, latent_stream_shape
+from .wavelet import WallocCodec
 
 
-class ImageCodec(Codec):
+@registry.register("image", lambda arguments: WallocImageModel(**arguments))
+class ImageCodec(WallocCodec):
     """Images: float (N, 3, H, W) or (3, H, W) in [0, 1], uint8 tensors, or PIL images, of any size.
 
-    Sizes are padded (by reflection) to a multiple of 2**J on the bottom and right; ``decode`` returns the
-    padded size, ``decompress`` crops back (the size travels in the stream).
+    Sizes are padded (by reflection) to a multiple of 2**J on the bottom and right; ``decode`` of raw latents
+    returns that padded size (it does not know the input's), ``decompress`` crops back (the size travels in the
+    stream).
     """
 
     kind = "image"
     container_id = "walloc-image"
     plane_dims = 2
-
-    @property
-    def block(self) -> int:
-        return 2**self.model.J
 
     def as_batch(self, images) -> Tensor:
         """float (N, C, H, W) in [0, 1] on the codec's device from any accepted image input."""
@@ -57,30 +60,42 @@ class ImageCodec(Codec):
     @torch.no_grad()
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
-        x = self._pad(self.as_batch(images)) - 0.5
+        x = self.model.to_signal(self._pad(self.as_batch(images)))
         with exact_float32():
             return self.model.encode(x)
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
-        """Images (N, 3, h * 2**J, w * 2**J) in [0, 1] from latents (continuous or rounded)."""
+        """Images (N, 3, h * 2**J, w * 2**J) in [0, 1] from latents (continuous or rounded): the padded size, as
+        raw latents do not record the input's (``decompress`` returns it)."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 4 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, h, w), got shape {tuple(latents.shape)}")
         with exact_float32():
-            return self.model.decode(latents) + 0.5
+            return self.model.to_media(self.model.decode(latents))
 
     def compress(self, images) -> bytes:
         """A walloc bitstream of the images (rounded latents, coded by the predictive latent coder)."""
         x = self.as_batch(images)
-        return self._pack(self.encode(x), {"size": list(x.shape[-2:])})
+        return self._pack_latents(self.encode(x), {"size": list(x.shape[-2:])})
 
     def decompress(self, data: bytes) -> Tensor:
         """Images (N, 3, H, W) in [0, 1], at the size they were compressed at."""
-        meta, latents = self._unpack(data)
+        meta, latents = self._unpack_latents(data)
         size = meta.get("size")
-        if (not isinstance(size, list) or len(size) != 2 or not all(isinstance(s, int) for s in size)
-                or latents.dim() != 4
+        if (not _is_size(size) or latents.dim() != 4
                 or [-(-s // self.block) for s in size] != list(latents.shape[-2:])):
             raise BitstreamError("corrupt walloc-image stream: the image size does not match the latents")
         return self.decode(latents)[..., : size[0], : size[1]]
+
+    @classmethod
+    def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
+        size, shape = container.meta.get("size"), latent_stream_shape(container)
+        if not _is_size(size):
+            return {}
+        images = shape[0] if shape else 1
+        return {"images": images, "bpp": bits_per_pixel(nbytes, images * size[0] * size[1])}
+
+
+def _is_size(size) -> bool:
+    return isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)

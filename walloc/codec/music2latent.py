@@ -20,15 +20,18 @@ from torch import Tensor
 
 from .. import bitstream
 from ..entropy import predictive
+from ..entropy.symbols import from_symbols, to_symbols
 from ..errors import BitstreamError
 from ..models.music2latent import (
+    Music2LatentConfig,
     Music2LatentModel,
     audio_to_spectrogram,
     karras_sigmas,
     spectrogram_to_audio,
 )
-from .base import check_writer, decompress_latent_stream, exact_float32
-from .package import weights_fingerprint
+from . import registry
+from .audio import stream_kbps
+from .base import Codec, TrainedCodec, exact_float32
 
 LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -62,7 +65,8 @@ def _blend(pieces: list[Tensor], windows: list[tuple[int, int, int, int]], scale
     return out / weight
 
 
-class Music2LatentCodec:
+@registry.register("music2latent", lambda arguments: Music2LatentModel(Music2LatentConfig.from_dict(arguments)))
+class Music2LatentCodec(TrainedCodec):
     """A Music2Latent model as a codec. Audio: float (N, C, T) or (C, T) in [-1, 1] at 44.1 kHz, any length.
 
     ``precision``: ``"float32"`` (default; the reference's arithmetic) or ``"bfloat16"``/``"float16"`` (autocast:
@@ -79,12 +83,9 @@ class Music2LatentCodec:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         if overlap < 1 or window < 8 * overlap:
             raise ValueError(f"need overlap >= 1 and window >= 8 x overlap; got window {window}, overlap {overlap}")
-        self.name = name
-        self.model = model.eval().requires_grad_(False)
-        self.fingerprint = weights_fingerprint(self.model)
         self.precision = precision
         self.window, self.overlap = window, overlap
-        self.to(device if device is not None else "cpu")
+        super().__init__(name, model, device)
 
     @property
     def config(self):
@@ -103,13 +104,13 @@ class Music2LatentCodec:
         return self.config.samples_per_latent
 
     def to(self, device) -> "Music2LatentCodec":
-        self.device = torch.device(device)
+        Codec.to(self, device)
         # channels-last convolutions measure ~1.3x faster on CPU (bench/music2latent.py)
         self.model.to(self.device, memory_format=torch.channels_last)
         return self
 
-    def __repr__(self) -> str:
-        return f"Music2LatentCodec(name={self.name!r}, precision={self.precision!r}, device={str(self.device)!r})"
+    def _describe(self) -> dict:
+        return {"precision": self.precision}
 
     @contextlib.contextmanager
     def _arithmetic(self) -> Iterator[None]:
@@ -203,44 +204,52 @@ class Music2LatentCodec:
         if not 2 <= bits <= 12:
             raise ValueError(f"bits must be in [2, 12], got {bits}")
         x = self.as_batch(audio, sample_rate)
-        levels = 2 ** (bits - 1) - 1
-        bounded = self._encode_bounded(x)
-        symbols = torch.round(bounded * levels).to(torch.int32) + 2 ** (bits - 1)
-        n, c, k, frames = symbols.shape
-        stream = predictive.compress_planes(symbols.reshape(n * c, k, frames).cpu(), bits, 1)
-        meta = {"name": self.name, "fingerprint": self.fingerprint, "channels": c, "length": x.shape[-1],
-                "sample_rate": self.sample_rate, "bits": bits}
-        return bitstream.pack(self.container_id, meta, [stream])
+        quantized = torch.round(self._encode_bounded(x) * _levels(bits))
+        n, c, k, frames = quantized.shape
+        stream = predictive.compress_planes(to_symbols(quantized, bits).reshape(n * c, k, frames), bits, 1)
+        meta = {"channels": c, "length": x.shape[-1], "sample_rate": self.sample_rate, "bits": bits}
+        return self._pack(meta, stream)
 
-    def quantized_latents(self, data: bytes) -> tuple[dict, Tensor]:
-        """(header, latents (N, C, 64, L) on the reference's scale) of a bitstream, as the decoder sees them."""
-        container = bitstream.unpack(data, codec=self.container_id)
-        meta = container.meta
-        check_writer(meta, self.name, self.fingerprint)
+    def _unpack_quantized(self, data: bytes) -> tuple[dict, Tensor]:
+        """(header, int32 quantized latents (N, C, 64, L) in [-levels, levels]) of a stream of this codec."""
+        meta, symbols = self._unpack_symbols(data)
         channels, length, bits = meta.get("channels"), meta.get("length"), meta.get("bits")
         if (not all(isinstance(v, int) for v in (channels, length, bits)) or channels < 1 or length < 1
                 or not 2 <= bits <= 12):
             raise BitstreamError("corrupt walloc-music2latent stream: bad channel count, length or bits")
-        if len(container.streams) != 1:
-            raise BitstreamError("corrupt walloc-music2latent stream: expected one latent stream")
-        symbols = decompress_latent_stream(container.streams[0])
         if (symbols.dim() != 3 or symbols.shape[0] % channels or symbols.shape[1] != self.latent_dim
                 or symbols.shape[2] != self.latent_frames(length)):
             raise BitstreamError(f"corrupt walloc-music2latent stream: latents of shape {tuple(symbols.shape)} "
                                  f"do not fit {channels} channels of {length} samples")
-        levels = 2 ** (bits - 1) - 1
-        bounded = (symbols.to(torch.float32) - 2 ** (bits - 1)) / levels
-        if bounded.abs().max() > 1:
+        quantized = from_symbols(symbols, bits)
+        if quantized.numel() and quantized.abs().max() > _levels(bits):
             raise BitstreamError("corrupt walloc-music2latent stream: latents outside [-1, 1]")
-        return meta, bounded.reshape(-1, channels, self.latent_dim, symbols.shape[2]) / LATENT_SCALE
+        return meta, quantized.reshape(-1, channels, self.latent_dim, symbols.shape[2])
+
+    def quantized_latents(self, data: bytes) -> Tensor:
+        """The integer latents (N, C, 64, L) of a stream, ``round(tanh output x (2 ** (bits - 1) - 1))``;
+        :meth:`stream_latents` gives them on the reference's scale, as ``decode`` takes them."""
+        return self._unpack_quantized(data)[1]
+
+    def stream_latents(self, data: bytes) -> tuple[dict, Tensor]:
+        """(header, latents (N, C, 64, L) on the reference's scale) of a bitstream, as the decoder sees them."""
+        meta, quantized = self._unpack_quantized(data)
+        return meta, quantized.to(torch.float32) / _levels(meta["bits"]) / LATENT_SCALE
 
     def decompress(self, data: bytes, steps: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """Audio (N, C, T) in [-1, 1], as long as it was compressed; deterministic for a given generator."""
-        meta, latents = self.quantized_latents(data)
+        meta, latents = self.stream_latents(data)
         return self.decode(latents, steps, generator)[..., :meta["length"]]
+
+    @classmethod
+    def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
+        return stream_kbps(container, nbytes)
 
     def bitrate_kbps(self, data: bytes) -> float:
         """Kilobits per second of audio (all channels) of a bitstream of this codec."""
-        container = bitstream.unpack(data, codec=self.container_id)
-        seconds = container.meta["length"] / container.meta["sample_rate"]
-        return 8 * len(data) / seconds / 1000
+        return self.rate(data)["kbps"]
+
+
+def _levels(bits: int) -> int:
+    """Quantization steps per unit of the tanh-bounded latents at ``bits`` bits."""
+    return 2 ** (bits - 1) - 1

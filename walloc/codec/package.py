@@ -1,9 +1,11 @@
-"""The on-disk form of a trained codec: a folder with ``config.json``, ``weights.safetensors`` and a card.
+"""The on-disk form of trained networks: a folder with ``config.json`` and ``weights.safetensors`` (and, for
+shipped codecs, a card). :func:`write_folder` and :func:`read_folder` are the one reader and writer of that
+form; codecs, task heads, the CompressAI baseline and fitted videos all use them.
 
-``config.json``: ``{"format": 1, "name": str, "kind": "image" | "audio" | "music2latent", "model": {constructor
-arguments (Music2LatentConfig fields for music2latent)},
-"sample_rate": int (audio)}``. Shipped codecs live in the wheel (``walloc/_codecs/<name>/``); folders named
-in ``WALLOC_CODECS_PATH`` (``os.pathsep``-separated) are searched first.
+A codec folder's ``config.json``: ``{"format": 1, "name": str, "kind": a registered folder kind ("image",
+"audio", "music2latent"), "model": {the model's constructor arguments}, "sample_rate": int (audio)}``. Shipped
+codecs live in the wheel (``walloc/_codecs/<name>/``); folders named in ``WALLOC_CODECS_PATH``
+(``os.pathsep``-separated) are searched first.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import json
 import os
 from pathlib import Path
 
-import torch
+from torch import Tensor, nn
 
-from ..models import WallocAudioModel, WallocImageModel
-from ..models.music2latent import Music2LatentConfig, Music2LatentModel
+from . import registry
 
 FORMAT = 1
 CONFIG = "config.json"
@@ -38,47 +39,60 @@ def codec_folders() -> dict[str, Path]:
     return found
 
 
-def build_model(kind: str, arguments: dict) -> WallocImageModel | WallocAudioModel | Music2LatentModel:
-    if kind == "image":
-        return WallocImageModel(**arguments)
-    if kind == "audio":
-        return WallocAudioModel(**arguments)
-    if kind == "music2latent":
-        return Music2LatentModel(Music2LatentConfig.from_dict(arguments))
-    raise ValueError(f"unknown codec kind {kind!r}")
-
-
-def save_codec(folder: str | Path, name: str, kind: str, model_arguments: dict,
-               model: WallocImageModel | WallocAudioModel, **extra) -> Path:
-    """Writes ``config.json`` and ``weights.safetensors`` into ``folder`` (created)."""
+def write_folder(folder: str | Path, config: dict, state: dict[str, Tensor]) -> Path:
+    """Writes ``config`` as ``config.json`` and the tensors ``state`` as ``weights.safetensors`` into ``folder``
+    (created)."""
     from safetensors.torch import save_file
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"format": FORMAT, "name": name, "kind": kind, "model": model_arguments, **extra}
     (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS), metadata={"name": name})
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+    metadata = {"name": config["name"]} if isinstance(config.get("name"), str) else None
+    save_file(tensors, str(folder / WEIGHTS), metadata=metadata)
     return folder
 
 
-def read_codec(folder: str | Path) -> tuple[dict, WallocImageModel | WallocAudioModel]:
-    """(config, model in eval mode) from a codec folder; ValueError on a malformed folder."""
+def read_folder(folder: str | Path) -> tuple[dict, dict[str, Tensor]]:
+    """(config, tensors) of a folder written by :func:`write_folder`; ValueError when it is not one."""
     from safetensors.torch import load_file
+
     folder = Path(folder)
     try:
         config = json.loads((folder / CONFIG).read_text())
+        state = load_file(str(folder / WEIGHTS))
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{folder} is not a walloc codec folder: {error}") from None
+        raise ValueError(f"{folder} is not a walloc model folder: {error}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{folder}/{CONFIG} is not a JSON object")
+    return config, state
+
+
+def save_codec(folder: str | Path, name: str, kind: str, model_arguments: dict, model: nn.Module,
+               **extra) -> Path:
+    """Writes a codec folder for ``model`` (of the registered folder ``kind``) into ``folder``."""
+    config = {"format": FORMAT, "name": name, "kind": kind, "model": model_arguments, **extra}
+    return write_folder(folder, config, model.state_dict())
+
+
+def build_model(kind: str, arguments: dict) -> nn.Module:
+    """A fresh model of the registered folder ``kind`` from its constructor ``arguments``."""
+    return registry.by_folder_kind(kind).build_model(arguments)
+
+
+def read_codec(folder: str | Path) -> tuple[dict, nn.Module]:
+    """(config, model in eval mode) from a codec folder; ValueError on a malformed folder."""
+    config, state = read_folder(folder)
     if config.get("format") != FORMAT:
         raise ValueError(f"{folder}: unsupported codec format {config.get('format')!r} (this walloc reads {FORMAT})")
     model = build_model(config["kind"], config["model"])
-    model.load_state_dict(load_file(str(folder / WEIGHTS)))
-    if not isinstance(model, Music2LatentModel):
+    model.load_state_dict(state)
+    if hasattr(model, "check_filters"):
         model.check_filters()
     return config, model.eval()
 
 
-def weights_fingerprint(model: torch.nn.Module) -> str:
+def weights_fingerprint(model: nn.Module) -> str:
     """A short hash of the weights: identifies a codec in bitstreams and latent caches."""
     import hashlib
 

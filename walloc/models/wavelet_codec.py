@@ -76,7 +76,11 @@ class _Synthesis1dBuffers(_FilterBuffers):
 
 
 class _WaveletCodecModel(nn.Module):
-    """What the image and audio models share: transform, encode, quantize, decode."""
+    """What the image and audio models share: transform, encode, quantize, decode.
+
+    The models work on signals in [-0.5, 0.5] (the reference's convention); :meth:`to_signal` and
+    :meth:`to_media` map the codec's media range ([0, 1] images, [-1, 1] audio) there and back.
+    """
 
     transform: WPT1d | WPT2d
     encoder: nn.Sequential
@@ -141,6 +145,16 @@ class WallocImageModel(_WaveletCodecModel):
                                      LatentDecoder2D(latent_dim, packets, Nd, attention=attention))
         self.skip = nn.Conv2d(latent_dim, packets, 1) if linear_skip else None
 
+    @staticmethod
+    def to_signal(images: Tensor) -> Tensor:
+        """Images in [0, 1] -> the model's [-0.5, 0.5]."""
+        return images - 0.5
+
+    @staticmethod
+    def to_media(signal: Tensor) -> Tensor:
+        """The model's [-0.5, 0.5] -> images in [0, 1]."""
+        return signal + 0.5
+
 
 class WallocAudioModel(_WaveletCodecModel):
     """Audio (N, channels, T) in [-0.5, 0.5], T a multiple of 2**J; latents of T/2**J + 2 frames.
@@ -167,6 +181,16 @@ class WallocAudioModel(_WaveletCodecModel):
             OobleckDecoder(latent_dim, latent_dim, packets, [1, 1], [Nd // latent_dim] * 2))
         self.skip = nn.Conv1d(latent_dim, packets, 3) if linear_skip else None
         self.post = nn.Conv1d(channels, channels, 129, padding=64) if post_filter else None
+
+    @staticmethod
+    def to_signal(audio: Tensor) -> Tensor:
+        """Audio in [-1, 1] -> the model's [-0.5, 0.5]."""
+        return audio * 0.5
+
+    @staticmethod
+    def to_media(signal: Tensor) -> Tensor:
+        """The model's [-0.5, 0.5] -> audio in [-1, 1]."""
+        return signal * 2
 
     def latent_frames(self, samples: int) -> int:
         """Latent frames for ``samples`` (a multiple of 2**J) input samples."""

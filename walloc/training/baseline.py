@@ -9,7 +9,6 @@ CompressAI's own range-coded strings.
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
@@ -17,7 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .codec_task import psnr_full_range, signal_data
+from ..codec.package import read_folder, write_folder
+from ..metrics import psnr_from_mse
+from ..models import WallocImageModel
+from .codec_task import signal_data
 from .config import TrainConfig
 from .task import Panel, Task
 
@@ -50,7 +52,7 @@ class FactorizedPriorTask(Task):
         self.model.entropy_bottleneck.quantiles.requires_grad_(False)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
-        return self.data.sample(batch_size, generator) + 0.5
+        return WallocImageModel.to_media(self.data.sample(batch_size, generator))
 
     def _rate_distortion(self, x: Tensor) -> tuple[Tensor, Tensor]:
         out = self.model(x)
@@ -60,7 +62,7 @@ class FactorizedPriorTask(Task):
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         mse, rate = self._rate_distortion(x)
         loss = mse + self.config.rate_weight * rate
-        return loss, {"loss": loss.item(), "mse": mse.item(), "psnr_db": psnr_full_range(mse.item()),
+        return loss, {"loss": loss.item(), "mse": mse.item(), "psnr_db": psnr_from_mse(mse.item()),
                       "rate_estimate": rate.item()}
 
     @torch.no_grad()
@@ -68,21 +70,16 @@ class FactorizedPriorTask(Task):
         if self.val_data is None:
             return {}
         generator = torch.Generator().manual_seed(1234)
-        results = [self._rate_distortion(self.val_data.sample(4, generator).to(self.device) + 0.5) for _ in range(2)]
-        return {"val_psnr_db": psnr_full_range(sum(m.item() for m, _ in results) / 2),
+        results = [self._rate_distortion(WallocImageModel.to_media(self.val_data.sample(4, generator).to(self.device))) for _ in range(2)]
+        return {"val_psnr_db": psnr_from_mse(sum(m.item() for m, _ in results) / 2),
                 "val_rate": sum(r.item() for _, r in results) / 2}
 
     def export(self, folder: Path) -> None:
-        from safetensors.torch import save_file
-
         fit_coding_range(self.model)
         self.model.update(force=True)
-        folder.mkdir(parents=True, exist_ok=True)
         config = {"architecture": "compressai.models.FactorizedPrior", "name": self.config.name,
                   "arguments": self.config.model}
-        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / "weights.safetensors"))
+        write_folder(folder, config, self.model.state_dict())
 
 
 def fit_coding_range(model: torch.nn.Module, steps: int = _AUX_STEPS) -> float:
@@ -110,12 +107,9 @@ def fit_coding_range(model: torch.nn.Module, steps: int = _AUX_STEPS) -> float:
 
 def load_factorized_prior(folder: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The trained baseline from ``folder`` (a ``walloc train`` export), in eval mode, ready to compress."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
+    config, state = read_folder(folder)
     model = _compressai_model(config["arguments"])
-    model.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    model.load_state_dict(state)
     return model.eval().to(device)
 
 
@@ -128,7 +122,7 @@ class FactorizedPriorCodec:
 
     def __init__(self, folder: str | Path, name: str | None = None) -> None:
         self.model = load_factorized_prior(folder)
-        self.name = name or json.loads((Path(folder) / "config.json").read_text())["name"]
+        self.name = name or read_folder(folder)[0]["name"]
 
     @torch.no_grad()
     def compress(self, image: Tensor) -> bytes:

@@ -1,11 +1,11 @@
 """Training a WaLLoC codec: MSE in the signal domain ([-0.5, 0.5]) + ``rate_weight`` x the bits per pixel
 (images) or per time sample (audio) of the latents under a factorized entropy model (a differentiable proxy for
 the coder, which also exploits spatial correlation and so spends fewer bits). Uniform noise stands in for
-rounding. Exports a codec folder loadable with ``walloc.load``."""
+rounding. PSNR is over the media's full range, which the signal domain spans as 1 (the reference's convention).
+Exports a codec folder loadable with ``walloc.load``."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -14,6 +14,8 @@ from torch import Tensor
 
 from ..codec.package import build_model, save_codec
 from ..entropy import EntropyBottleneck
+from ..entropy.symbols import to_symbols
+from ..metrics import psnr_from_mse
 from .config import TrainConfig
 from .data import AudioSegments, ImageCrops, split_files
 from .init import pca_init
@@ -22,12 +24,6 @@ from .task import Panel, Task
 # The linear skip's weights are ~100x smaller than the rest; Adam's steps are scale-free, so it gets a
 # proportionally smaller learning rate (otherwise the first steps wreck the PCA start).
 _SKIP_LR_SCALE = 0.02
-
-
-def psnr_full_range(mse: float) -> float:
-    """PSNR in dB over the full range of the signal: [0, 1] for images, [-1, 1] for audio (the model sees both
-    as [-0.5, 0.5], so this is 10 log10(1 / MSE) there; the reference WaLLoC's convention)."""
-    return 10 * math.log10(1 / max(mse, 1e-12))
 
 
 def samples_per_item(x: Tensor) -> int:
@@ -76,7 +72,7 @@ class CodecTask(Task):
         mse = F.mse_loss(x_hat, x)
         rate = -torch.log2(likelihoods).sum() / (x.shape[0] * samples_per_item(x))
         loss = mse + self.config.rate_weight * rate
-        return loss, {"loss": loss.item(), "mse": mse.item(), "psnr_db": psnr_full_range(mse.item()),
+        return loss, {"loss": loss.item(), "mse": mse.item(), "psnr_db": psnr_from_mse(mse.item()),
                       "rate_estimate": rate.item()}
 
     def parameter_groups(self) -> list[dict]:
@@ -98,10 +94,10 @@ class CodecTask(Task):
             x = self.val_data.sample(4, generator).to(self.device)
             x_hat, latents = self.model(x)
             mses.append(F.mse_loss(x_hat, x).item())
-            symbols = (latents + 2 ** (self.model.latent_bits - 1)).to(torch.int32).cpu()
+            symbols = to_symbols(latents, self.model.latent_bits)
             bits += 8 * len(compress_planes(symbols, self.model.latent_bits, 2 if self.config.kind == "image" else 1))
             count += x.shape[0] * samples_per_item(x)
-        return {"val_psnr_db": psnr_full_range(sum(mses) / len(mses)), "val_rate": bits / count}
+        return {"val_psnr_db": psnr_from_mse(sum(mses) / len(mses)), "val_rate": bits / count}
 
     def export(self, folder: Path) -> None:
         extra = {"sample_rate": self.config.sample_rate} if self.config.kind == "audio" else {}

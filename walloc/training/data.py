@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ..media import find_media, read_audio, read_image
+from ..models import WallocAudioModel, WallocImageModel
 
 
 def split_files(folders: list[str], kind: str, holdout: int,
@@ -45,7 +46,7 @@ class ImageCrops:
             if torch.rand((), generator=generator) < 0.5:
                 patch = patch.flip(-1)
             out.append(patch)
-        return torch.stack(out).float() / 255 - 0.5
+        return WallocImageModel.to_signal(torch.stack(out).float() / 255)
 
 
 class AudioSegments:
@@ -84,4 +85,4 @@ class AudioSegments:
                 pan = torch.rand(x.shape[0], 1, generator=generator)
                 x = pan * x + (1 - pan) * self._segment(generator)
             out.append(x)
-        return torch.stack(out) * 0.5
+        return WallocAudioModel.to_signal(torch.stack(out))

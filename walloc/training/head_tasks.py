@@ -9,7 +9,6 @@ unit-scale latents) and decodes predictions with it; the pixel/sample views resa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -19,7 +18,9 @@ from torch import Tensor
 from .. import heads as H
 from .. import metrics
 from ..codec import AudioCodec, ImageCodec
+from ..codec.package import write_folder
 from ..media import find_media
+from ..models import WallocImageModel
 from .config import TrainConfig
 from .data import AudioSegments, ImageCrops, split_files
 from .task import Panel, Task
@@ -105,14 +106,10 @@ class HeadTask(Task):
         return x
 
     def export(self, folder: Path) -> None:
-        from safetensors.torch import save_file
-
-        folder.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.config.kind, "name": self.config.name, "model": self.config.model,
                   "codec_fingerprint": self.codec.fingerprint, "num_classes": self.num_classes,
                   "classes": getattr(self, "classes", [])}
-        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(folder / "weights.safetensors"))
+        write_folder(folder, config, self.head.state_dict())
 
 
 class ClassifyTask(HeadTask):
@@ -214,14 +211,14 @@ class ColouriseTask(HeadTask):
         super().__init__(config, codec)
         train_files, val_files = split_files(config.data, "image", config.holdout, config.validation)
         self.data = ImageCrops(train_files, config.crop)
-        self.val = ImageCrops(val_files, config.crop).sample(16, torch.Generator().manual_seed(1234)) + 0.5 \
-            if val_files else None
+        self.val = WallocImageModel.to_media(ImageCrops(val_files, config.crop).sample(
+            16, torch.Generator().manual_seed(1234))) if val_files else None
 
     def _task_input(self, x: Tensor) -> Tensor:
         return grey(x)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
-        return self.data.sample(batch_size, generator) + 0.5
+        return WallocImageModel.to_media(self.data.sample(batch_size, generator))
 
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         return self._regression_loss(grey(x), x)

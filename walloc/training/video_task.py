@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..codec.package import write_folder
+from ..metrics import psnr_from_mse
 from ..models.nerv import build_nerv, nerv_arguments
 from .config import TrainConfig
 from .task import Panel, Task
@@ -68,19 +68,15 @@ class VideoFitTask(Task):
         output, target = self.model(self.positions(indices)), self.frames[indices]
         loss = 0.7 * F.l1_loss(output, target) + 0.3 * (1 - _ssim(output, target))
         mse = F.mse_loss(output, target).item()
-        return loss, {"loss": loss.item(), "psnr_db": 10 * math.log10(1 / max(mse, 1e-12))}
+        return loss, {"loss": loss.item(), "psnr_db": psnr_from_mse(mse)}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         indices = torch.arange(len(self.frames), device=self.frames.device)
         mse = sum(F.mse_loss(self.model(self.positions(i)), self.frames[i], reduction="sum").item()
                   for i in indices.split(8)) / self.frames.numel()
-        return {"val_psnr_db": 10 * math.log10(1 / max(mse, 1e-12))}
+        return {"val_psnr_db": psnr_from_mse(mse)}
 
     def export(self, folder: Path) -> None:
-        from safetensors.torch import save_file
-
-        folder.mkdir(parents=True, exist_ok=True)
         config = {"arch": self.arch, "arguments": self.arguments, "frames": len(self.frames), "fps": self.fps}
-        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(folder / "weights.safetensors"))
+        write_folder(folder, config, self.model.state_dict())
