@@ -48,7 +48,7 @@ def snr_db(reference: torch.Tensor, test: torch.Tensor) -> float:
 
 def quality(name: str, files: list[Path]) -> None:
     from walloc.media import read_audio
-    from walloc.metrics import log_mel_distance, si_sdr
+    from walloc.metrics import kbps as rate_kbps, log_mel_distance, si_sdr
 
     rows, result = [], {"codec": name, "files": [f.name for f in files], "settings": []}
     clips = [read_audio(f) for f in files]
@@ -57,7 +57,7 @@ def quality(name: str, files: list[Path]) -> None:
     for precision, bits, steps in settings:
         codec = walloc.load(name, precision=precision)
         streams = [codec.compress(audio[None], sample_rate=rate, bits=bits) for audio, rate in clips]
-        kbps = 8 * sum(len(s) for s in streams) / seconds / 1000
+        kbps = rate_kbps(sum(len(s) for s in streams), seconds)
         decoded = [codec.decompress(s, steps, torch.Generator().manual_seed(0))[0] for s in streams]
         scores = [(si_sdr(audio, y), log_mel_distance(audio, y, rate)) for (audio, rate), y in zip(clips, decoded)]
         entry = {"precision": precision, "bits": bits, "steps": steps, "kbps": kbps,

@@ -104,7 +104,7 @@ def main() -> None:
     for encoder_name, (encoder, fmt, crfs) in STANDARD.items():
         for crf in crfs:
             nbytes, decoded, seconds = standard_codec(frames, fps, encoder, fmt, crf)
-            rows.append({"item": args.data.name, "codec": encoder_name, "setting": crf, "bpp": 8 * nbytes / pixels,
+            rows.append({"item": args.data.name, "codec": encoder_name, "setting": crf, "bpp": metrics.bits_per_pixel(nbytes, pixels),
                          "decode_fps": len(frames) / seconds, **quality(frames, decoded)})
             print(f"{encoder_name} crf {crf}: {rows[-1]['bpp']:.4f} bpp, {rows[-1]['psnr_db']:.2f} dB", flush=True)
     for arch, label in (("nerv", "NeRV"), ("nervpp", "NeRV++")):
@@ -119,7 +119,7 @@ def main() -> None:
             decoded = decompress(data).decode()
             seconds = time.perf_counter() - start
             rows.append({"item": args.data.name, "codec": f"{label}-{args.nerv_size}", "setting": bits,
-                         "bpp": 8 * len(data) / pixels, "decode_fps": len(frames) / seconds,
+                         "bpp": metrics.bits_per_pixel(len(data), pixels), "decode_fps": len(frames) / seconds,
                          **quality(frames, to_uint8(decoded))})
             print(f"{label} {bits} bits: {rows[-1]['bpp']:.4f} bpp, {rows[-1]['psnr_db']:.2f} dB", flush=True)
             if bits == 8:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from common import print_table, write_results
+from walloc.metrics import psnr_from_mse
 from walloc.tokenizers import AvcTokenizer, JpegTokenizer
 
 HERE = Path(__file__).parent
@@ -35,7 +36,7 @@ def load_images(folder: Path, limit: int | None = None) -> list[Image.Image]:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+    return psnr_from_mse(mse, 255)
 
 
 def measure(tokenizer: JpegTokenizer, images: list[Image.Image]) -> dict:

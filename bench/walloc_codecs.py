@@ -57,7 +57,7 @@ def evaluate_images(codec, files: list[Path]) -> dict:
         decoded = (codec.decompress(data)[0] * 255).round()
         symbols = (torch.round(codec.encode(image)) + 128).cpu()
         pixels = image.shape[1] * image.shape[2]
-        rows.append({"image": path.name, "bytes": len(data), "bpp": 8 * len(data) / pixels,
+        rows.append({"image": path.name, "bytes": len(data), "bpp": metrics.bits_per_pixel(len(data), pixels),
                      "psnr_db": metrics.psnr(image.float(), decoded, data_range=255),
                      "webp_latent_bpp": 8 * webp_lossless_bytes(symbols) / pixels,
                      "webp_max_latent_bpp": 8 * webp_lossless_bytes(symbols, strongest=True) / pixels})
@@ -77,7 +77,7 @@ def evaluate_audio(codec, files: list[Path]) -> dict:
         decoded = codec.decompress(data)[0]
         mse = torch.mean((decoded.double() - audio.double()) ** 2).item()
         seconds = audio.shape[1] / rate
-        rows.append({"file": path.name, "seconds": seconds, "kbps": 8 * len(data) / seconds / 1000,
+        rows.append({"file": path.name, "seconds": seconds, "kbps": metrics.kbps(len(data), seconds),
                      "psnr_db": metrics.psnr(audio, decoded, data_range=2.0),
                      "snr_db": 10 * math.log10(torch.mean(audio**2).item() / mse)})
     seconds = sum(r["seconds"] for r in rows)

@@ -77,8 +77,8 @@ def test_fit_learns_and_streams_are_exact_and_deterministic(fitted, clip):
 
 
 def test_decoding_gives_the_network_the_positions_training_gave_it(clip):
-    """Training's held-out metric and decode() must see the same network inputs (they once differed in the
-    float rounding of t, which the encoding's 1e8-rad frequencies turned into other inputs)."""
+    """Training's held-out metric and decode() must see the same network inputs, to the float rounding of t:
+    the positional encoding's 1e8-rad frequencies turn any difference in t into other inputs."""
     codec = NervCodec("nerv", "XS").fit(clip[:7], epochs=2, fps=8)  # 7 frames: t = k / 7 is inexact in float
     with torch.no_grad():
         trained = codec._fit.model(codec._fit.positions(torch.arange(7)))

@@ -18,7 +18,7 @@ from .codec import (
 from .entropy import EntropyBottleneck
 from .errors import BitstreamError
 from .quant import ToNormal, ToUniform
-from .wpt import WPT1d, WPT2d
+from .wavelets import WPT1d, WPT2d
 
 __version__ = build_info()["version"]
 

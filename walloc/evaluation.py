@@ -47,7 +47,7 @@ def pillow_decode(data: bytes) -> Tensor:
 def image_quality(image: Tensor, decoded: Tensor, nbytes: int) -> dict:
     """bpp from real bytes, PSNR (RGB) and MS-SSIM of uint8 (3, H, W) images."""
     x, y = image.float().unsqueeze(0), decoded.float().unsqueeze(0)
-    row = {"bpp": 8 * nbytes / (image.shape[1] * image.shape[2]), "psnr_db": metrics.psnr(x, y, 255)}
+    row = {"bpp": metrics.bits_per_pixel(nbytes, image.shape[1] * image.shape[2]), "psnr_db": metrics.psnr(x, y, 255)}
     row["ms_ssim"] = metrics.ms_ssim(x, y, 255) if min(image.shape[1:]) > 160 else float("nan")
     return row
 
@@ -115,7 +115,7 @@ def audio_quality(reference: np.ndarray, decoded: np.ndarray, nbytes: int, rate:
     """kbps from real bytes; PSNR over the full range of [-1, 1] (peak-to-peak 2, the reference WaLLoC's
     convention; subtract 6.02 dB for peak 1), SI-SDR, log-mel distance."""
     x, y = torch.from_numpy(np.ascontiguousarray(reference)), torch.from_numpy(np.ascontiguousarray(decoded))
-    return {"kbps": 8 * nbytes / (reference.shape[1] / rate) / 1000, "psnr_db": metrics.psnr(x, y, data_range=2.0),
+    return {"kbps": metrics.kbps(nbytes, reference.shape[1] / rate), "psnr_db": metrics.psnr(x, y, data_range=2.0),
             "si_sdr_db": metrics.si_sdr(x, y), "log_mel": metrics.log_mel_distance(x, y, rate)}
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
-from ..wpt import WPT1d, WPT2d
+from ..wavelets import WPT1d, WPT2d
 from .layers import LatentDecoder2D, OobleckDecoder
 
 WAVELET = "bior4.4"

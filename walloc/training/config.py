@@ -6,7 +6,7 @@
   arguments.
 - ``"factorized-prior"``: the CompressAI factorized-prior baseline (Balle et al. 2018); ``model`` holds
   ``{"N": 128, "M": 192}``.
-- ``"classify"``, ``"colourise"``, ``"separate"``: a compressed-learning head (``walloc.heads``) on a frozen
+- ``"classify"``, ``"colourise"``, ``"separate"``: a compressed-learning head (``walloc.learning.heads``) on a frozen
   codec; ``model`` holds ``{"codec": name or folder, "input": ..., "width": ..., "depth": ...}`` where
   ``input`` is ``"latent"``, ``"pixels"``/``"waveform"`` (full resolution) or ``"pixels-same-size"``/
   ``"waveform-same-size"`` (resampled to as many values as the latents). ``classify`` reads class

@@ -1,4 +1,4 @@
-"""Training compressed-learning heads (:mod:`walloc.heads`) with ``walloc train``: classification,
+"""Training compressed-learning heads (:mod:`walloc.learning.heads`) with ``walloc train``: classification,
 colourisation and source separation, each from a frozen codec's latents or from pixels / samples (at full
 resolution or resampled to as many values as the latents), so a latent head and its twins train under one
 schedule, log and checkpoint format.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import heads as H
+from ..learning import heads as H
 from .. import metrics
 from ..codec import AudioCodec, ImageCodec
 from ..codec.package import write_folder
@@ -113,7 +113,7 @@ class HeadTask(Task):
 
 
 class ClassifyTask(HeadTask):
-    """Cross-entropy on precomputed inputs: latents are cached with :class:`walloc.data.LatentDataset`."""
+    """Cross-entropy on precomputed inputs: latents are cached with :class:`walloc.learning.LatentDataset`."""
 
     media_kind = "image"
     metrics = ("loss", "accuracy")
@@ -140,7 +140,7 @@ class ClassifyTask(HeadTask):
         if self.view.kind != "latent":
             return torch.cat([self.view.input(b.float() / 255 if b.dtype == torch.uint8 else b)
                               for b in images.split(256)])
-        from ..data import LatentDataset
+        from ..learning.latents import LatentDataset
 
         dataset = LatentDataset(images, self.codec, cache_dir=Path(self.config.out) / "latent-cache",
                                 name=f"{self.config.name}-{split}-{len(images)}")
@@ -174,7 +174,7 @@ class ClassifyTask(HeadTask):
 
 def _class_folder(config: TrainConfig) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None, list[str]]:
     """uint8 images and labels of one folder of class sub-folders, every ``holdout``-th file held out."""
-    from ..data import _folder_items
+    from ..learning.latents import _folder_items
     from ..media import read_image
 
     if len(config.data) != 1:

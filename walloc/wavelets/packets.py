@@ -1,0 +1,66 @@
+"""Wavelet packet transforms as ``nn.Module``s: full packet trees in periodization mode, CPU and CUDA.
+
+Channel order: input channel outermost, then the packet path with the first level outermost, each level in
+PyWavelets' natural order (2-D: a, h, v, d; 1-D: a, d). So ``y[:, c * 4**L + k]`` is node ``k`` of
+``pywt.WaveletPacket2D(x[c], wavelet, mode, maxlevel=L).get_level(L, "natural")``.
+"""
+
+from __future__ import annotations
+
+import pywt
+from torch import Tensor, nn
+
+from .. import ops
+from .filter_banks import check_mode, wavelet_banks
+
+
+class _PacketTransform(nn.Module):
+    ndim: int
+
+    def __init__(self, wavelet: "str | pywt.Wavelet", levels: int, mode: str) -> None:
+        super().__init__()
+        check_mode(mode)
+        if not isinstance(levels, int) or levels < 1:
+            raise ValueError(f"levels must be a positive integer, got {levels!r}")
+        self.banks = wavelet_banks(wavelet)
+        self.wavelet = self.banks.name
+        self.levels = levels
+        self.mode = mode
+        self._op = ops.wpt1d if self.ndim == 1 else ops.wpt2d
+        self._lifting = self.banks.lifting.flat() if self.banks.lifting else []
+
+    @property
+    def packets(self) -> int:
+        """Packets per input channel: 2**levels (1-D) or 4**levels (2-D)."""
+        return 2 ** (self.ndim * self.levels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Analysis: every input channel becomes ``packets`` channels, each dimension shrinks by 2**levels."""
+        bank = self.banks.analysis
+        return self._op(x, False, list(bank.meta), list(bank.coef), self._lifting, self.levels)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        """Synthesis: the inverse of :meth:`forward` (perfect reconstruction up to the filters' precision)."""
+        bank = self.banks.synthesis
+        return self._op(y, True, list(bank.meta), list(bank.coef), self._lifting, self.levels)
+
+    def extra_repr(self) -> str:
+        return f"wavelet={self.wavelet!r}, levels={self.levels}, mode={self.mode!r}"
+
+
+class WPT1d(_PacketTransform):
+    """1-D full wavelet packet tree: (N, C, T) -> (N, C * 2**levels, T / 2**levels)."""
+
+    ndim = 1
+
+    def __init__(self, wavelet: "str | pywt.Wavelet" = "bior4.4", levels: int = 2, mode: str = "periodization"):
+        super().__init__(wavelet, levels, mode)
+
+
+class WPT2d(_PacketTransform):
+    """2-D full wavelet packet tree: (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels)."""
+
+    ndim = 2
+
+    def __init__(self, wavelet: "str | pywt.Wavelet" = "bior4.4", levels: int = 3, mode: str = "periodization"):
+        super().__init__(wavelet, levels, mode)
