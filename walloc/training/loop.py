@@ -1,4 +1,6 @@
-"""``walloc train``: the shared training loop, on one process or many (torchrun).
+"""``walloc train``: the shared training loop, on one process or many (torchrun), in small steps: the device and
+process group, the schedule, one optimizer step, validation, logging (:mod:`walloc.training.log`) and
+checkpoints (:mod:`walloc.training.checkpoint`).
 
 What is trained comes from the config's ``kind`` (see :func:`build_task`): a WaLLoC codec, the CompressAI
 baseline, a compressed-learning head, or a NeRV / NeRV++ network fitted to one video. Outputs in
@@ -8,7 +10,6 @@ result (``codec/``, ``baseline/``, ``head/`` or ``video/``).
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -20,9 +21,8 @@ from torch import nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .log import RunLog
 from .task import Task
-
-_FIXED_FIELDS = ["step", "elapsed_s", "lr"]
 
 
 def training_device(name: str | None) -> torch.device:
@@ -60,57 +60,77 @@ def _to_device(batch, device: torch.device):
     return batch
 
 
+# config.kind -> (module of walloc.training, task class); every other kind is a compressed-learning head
+_TASKS = {"image": ("codec_task", "CodecTask"), "audio": ("codec_task", "CodecTask"),
+          "factorized-prior": ("baseline", "FactorizedPriorTask"), "music2latent": ("consistency_task", "ConsistencyTask"),
+          "video": ("video_task", "VideoFitTask")}
+
+
 def build_task(config: TrainConfig) -> Task:
-    """The objective named by ``config.kind``."""
-    if config.kind in ("image", "audio"):
-        from .codec_task import CodecTask
+    """The objective named by ``config.kind`` (imported on demand: some need optional packages)."""
+    import importlib
 
-        return CodecTask(config)
-    if config.kind == "factorized-prior":
-        from .baseline import FactorizedPriorTask
+    if config.kind not in _TASKS:
+        from .head_tasks import build_head_task
 
-        return FactorizedPriorTask(config)
-    if config.kind == "music2latent":
-        from .consistency_task import ConsistencyTask
-
-        return ConsistencyTask(config)
-    if config.kind == "video":
-        from .video_task import VideoFitTask
-
-        return VideoFitTask(config)
-    from .head_tasks import build_head_task
-
-    return build_head_task(config)
+        return build_head_task(config)
+    module, name = _TASKS[config.kind]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)(config)
 
 
-def _plot(task: Task, log_path: Path, png_path: Path) -> None:
-    import matplotlib
+def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up over ``warmup_steps``, then a cosine decay over the run's progress in [0, 1]."""
+    return config.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / config.warmup_steps)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader(log_path.open()))
-    if not rows:
-        return
-    step = [int(r["step"]) for r in rows]
-    fig, axes = plt.subplots(1, len(task.panels), figsize=(5 * len(task.panels), 3.6), squeeze=False)
-    for ax, panel in zip(axes[0], task.panels):
-        if panel.train:
-            ax.plot(step, [float(r[panel.train]) for r in rows], label="train", lw=0.8)
-        val = [(int(r["step"]), float(r[panel.validation])) for r in rows if panel.validation and r[panel.validation]]
-        if val:
-            ax.plot(*zip(*val), "o-", label="held out")
-        ax.set(xlabel="step", ylabel=panel.ylabel)
-        ax.set_title(panel.title, fontsize=9)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
+def _progress(config: TrainConfig, step: int, elapsed: float) -> float:
+    """How far the run is, by steps or by its time budget, whichever is further."""
+    progress = step / config.steps
+    return max(progress, elapsed / config.time_budget_s) if config.time_budget_s else progress
+
+
+def _all_stop(done: bool, device: torch.device, world: int) -> bool:
+    """Whether to stop, agreed by every rank (so all stop at the same step)."""
+    stop = torch.tensor(float(done), device=device)
+    if world > 1:
+        dist.all_reduce(stop)
+    return bool(stop.item())
+
+
+def _step(wrapped: nn.Module, task: Task, optimizer: torch.optim.Optimizer, batch, config: TrainConfig,
+          device: torch.device) -> dict[str, float]:
+    """One optimizer step on ``batch``; returns the task's metric values."""
+    with torch.autocast(device.type, dtype=getattr(torch, config.precision), enabled=config.precision != "float32"):
+        loss, values = wrapped(_to_device(batch, device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.clip_grad_norm:
+        nn.utils.clip_grad_norm_(task.parameters(), config.clip_grad_norm)
+    optimizer.step()
+    return values
+
+
+def _validate(task: Task) -> dict[str, str]:
+    task.eval()
+    row = {k: f"{v:.5g}" for k, v in task.validate().items()}
+    task.train()
+    return row
+
+
+def _replicate(task: Task, device: torch.device, world: int) -> nn.Module:
+    """The module the steps run: ``task`` itself, or under torchrun DDP from rank 0's weights."""
+    if world == 1:
+        return task
+    for p in task.parameters():
+        dist.broadcast(p.data, 0)
+    return nn.parallel.DistributedDataParallel(task, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
     """Trains ``task`` under ``config``'s schedule and logging on ``config.device``; returns the exported
     folder. The task stays on that device."""
+    from tqdm import tqdm
+
     device = training_device(config.device)
     rank, world = _distributed(device)
     task.to_device(device)
@@ -119,71 +139,43 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     optimizer = torch.optim.Adam(task.parameter_groups(), lr=config.lr, betas=task.adam_betas)
     checkpoint = out / "checkpoint.safetensors"
-    log_path = out / "log.csv"
     step, elapsed = 0, 0.0
     if resume and checkpoint.exists():
         step, elapsed = load_checkpoint(checkpoint, {"system": task}, optimizer)
-    if world > 1:
-        for p in task.parameters():  # every rank starts from rank 0's weights
-            dist.broadcast(p.data, 0)
-    device_ids = [device.index] if device.type == "cuda" else None
-    wrapped = nn.parallel.DistributedDataParallel(task, device_ids=device_ids) if world > 1 else task
+    wrapped = _replicate(task, device, world)
     generator = torch.Generator().manual_seed(config.seed * 1000 + rank + step * 7919)
-
-    from tqdm import tqdm
-
     bar = tqdm(total=config.steps, initial=step, disable=rank != 0, desc=f"train {config.name}", unit="step")
-    new_log = rank == 0 and (not log_path.exists() or step == 0)
-    log_file = log_path.open("w" if new_log else "a", newline="") if rank == 0 else None
-    writer = csv.DictWriter(log_file, _FIXED_FIELDS + list(task.metrics) + list(task.val_metrics)) if log_file else None
-    if new_log:
-        writer.writeheader()
+    log = RunLog(task, out, fresh=step == 0) if rank == 0 else None
     started = time.perf_counter() - elapsed
+
+    def save() -> None:
+        save_checkpoint(checkpoint, {"system": task}, optimizer, step, time.perf_counter() - started)
+        log.plot()
+
     task.train()
     while step < config.steps:
-        elapsed = time.perf_counter() - started
-        progress = step / config.steps
-        if config.time_budget_s:
-            progress = max(progress, elapsed / config.time_budget_s)
-        stop = torch.tensor(float(progress >= 1.0), device=device)
-        if world > 1:
-            dist.all_reduce(stop)  # every rank stops at the same step
-        if stop.item():
+        progress = _progress(config, step, time.perf_counter() - started)
+        if _all_stop(progress >= 1.0, device, world):
             break
-        lr = config.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / config.warmup_steps)
+        lr = learning_rate(config, step, progress)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        with torch.autocast(device.type, dtype=getattr(torch, config.precision),
-                            enabled=config.precision != "float32"):
-            loss, values = wrapped(_to_device(task.sample(config.batch_size, generator), device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip_grad_norm:
-            nn.utils.clip_grad_norm_(task.parameters(), config.clip_grad_norm)
-        optimizer.step()
+        values = _step(wrapped, task, optimizer, task.sample(config.batch_size, generator), config, device)
         step += 1
         bar.update(1)
         if rank != 0:
             continue
-        row = {}
-        if step % config.validate_every == 0 or step == config.steps:
-            task.eval()
-            row = {k: f"{v:.5g}" for k, v in task.validate().items()}
-            task.train()
-        if step % config.log_every == 0 or row:
+        validation = _validate(task) if step % config.validate_every == 0 or step == config.steps else {}
+        if step % config.log_every == 0 or validation:
             bar.set_postfix({k: f"{values[k]:.4g}" for k in task.progress})
-            writer.writerow({"step": step, "elapsed_s": f"{time.perf_counter() - started:.1f}", "lr": f"{lr:.3g}",
-                             **{k: f"{v:.6g}" for k, v in values.items()}, **row})
-            log_file.flush()
+            log.write(step, started, lr, values, validation)
         if step % config.checkpoint_every == 0:
-            save_checkpoint(checkpoint, {"system": task}, optimizer, step, time.perf_counter() - started)
-            _plot(task, log_path, out / "loss.png")
+            save()
     bar.close()
     folder = out / task.export_name
     if rank == 0:
-        save_checkpoint(checkpoint, {"system": task}, optimizer, step, time.perf_counter() - started)
-        log_file.close()
-        _plot(task, log_path, out / "loss.png")
+        save()
+        log.close()
         task.eval()
         task.export(folder)
     if world > 1:
