@@ -34,6 +34,7 @@ def test_image_round_trip_is_exactly_decode_of_rounded_latents(codec_path, size)
     assert out.shape == x.shape
     expected = codec.decode(torch.round(codec.encode(x)))[..., : size[0], : size[1]]
     assert torch.equal(out, expected)
+    assert torch.equal(codec.decode(codec.quantized_latents(data).float(), size=size), out)
     assert 0 <= out.min() and out.max() <= 1
 
 
@@ -92,6 +93,7 @@ def test_audio_round_trip_any_length_and_channels(codec_path, channels, length):
     assert out.shape == x.shape
     expected = codec.decode(torch.round(codec.encode(x)), channels)[..., :length]
     assert torch.equal(out, expected)
+    assert torch.equal(codec.decode(codec.quantized_latents(data).float(), channels, length), out)
 
 
 def test_audio_refuses_other_sample_rates_and_bad_shapes(codec_path):

@@ -83,14 +83,16 @@ class AudioCodec(WallocCodec):
             return self.model.encode(self.model.to_signal(x))
 
     @torch.no_grad()
-    def decode(self, latents: Tensor, channels: int | None = None) -> Tensor:
-        """Audio in [-1, 1] from latents; ``channels`` regroups items as they were given to ``encode``."""
+    def decode(self, latents: Tensor, channels: int | None = None, length: int | None = None) -> Tensor:
+        """Audio in [-1, 1] from latents; ``channels`` regroups items as they were given to ``encode``, and
+        ``length`` crops to the input's length (otherwise the padded length, a multiple of 2**J, is returned)."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
         with exact_float32():
             y = self.model.to_media(self.model.decode(latents))
-        return y if channels is None else self._ungroup(y, channels)
+        y = y if channels is None else self._ungroup(y, channels)
+        return y if length is None else y[..., :length]
 
     def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:
         """A walloc bitstream of the audio (rounded latents, coded by the predictive latent coder)."""
@@ -111,7 +113,7 @@ class AudioCodec(WallocCodec):
         if (latents.dim() != 3 or latents.shape[0] % groups
                 or latents.shape[-1] != self.model.latent_frames(-(-length // self.block) * self.block)):
             raise BitstreamError("corrupt walloc-audio stream: the length does not match the latents")
-        return self.decode(latents, channels)[..., :length]
+        return self.decode(latents, channels, length)
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:

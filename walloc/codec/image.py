@@ -65,14 +65,18 @@ class ImageCodec(WallocCodec):
             return self.model.encode(x)
 
     @torch.no_grad()
-    def decode(self, latents: Tensor) -> Tensor:
-        """Images (N, 3, h * 2**J, w * 2**J) in [0, 1] from latents (continuous or rounded): the padded size, as
-        raw latents do not record the input's (``decompress`` returns it)."""
+    def decode(self, latents: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+        """Images in [0, 1] from latents (continuous or rounded), cropped to ``size`` = (H, W) when it is given;
+        otherwise (N, 3, h * 2**J, w * 2**J), the padded size, as raw latents do not record the input's
+        (``decompress`` knows it from the stream)."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 4 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, h, w), got shape {tuple(latents.shape)}")
+        if size is not None and [-(-s // self.block) for s in size] != list(latents.shape[-2:]):
+            raise ValueError(f"latents of {tuple(latents.shape[-2:])} positions do not code a {tuple(size)} image")
         with exact_float32():
-            return self.model.to_media(self.model.decode(latents))
+            images = self.model.to_media(self.model.decode(latents))
+        return images if size is None else images[..., : size[0], : size[1]]
 
     def compress(self, images) -> bytes:
         """A walloc bitstream of the images (rounded latents, coded by the predictive latent coder)."""
@@ -86,7 +90,7 @@ class ImageCodec(WallocCodec):
         if (not _is_size(size) or latents.dim() != 4
                 or [-(-s // self.block) for s in size] != list(latents.shape[-2:])):
             raise BitstreamError("corrupt walloc-image stream: the image size does not match the latents")
-        return self.decode(latents)[..., : size[0], : size[1]]
+        return self.decode(latents, size)
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
