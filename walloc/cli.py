@@ -65,7 +65,7 @@ def _compress(args: argparse.Namespace) -> None:
     Path(args.output).write_bytes(data)
     rate = codec.rate(data)
     shown = f"{rate['kbps']:.1f} kbps" if kind == "audio" else f"{rate['bpp']:.4f} bpp"
-    print(f"{args.input} -> {args.output}: {len(data)} bytes ({shown}, {codec!r})")
+    print(f"{args.input} -> {args.output}: {len(data)} bytes ({shown}, codec {codec.name})")
 
 
 def _decompress(args: argparse.Namespace) -> None:
@@ -86,7 +86,7 @@ def _decompress(args: argparse.Namespace) -> None:
         write_image(decoded[0], args.output)
     else:
         write_audio(decoded[0], codec.sample_rate, args.output)
-    print(f"{args.input} -> {args.output} ({codec!r})")
+    print(f"{args.input} -> {args.output} (codec {codec.name})")
 
 
 def _info(args: argparse.Namespace) -> None:
