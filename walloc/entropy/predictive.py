@@ -23,7 +23,6 @@ started them.
 from __future__ import annotations
 
 import math
-import zlib
 from functools import lru_cache
 
 import torch
@@ -32,6 +31,7 @@ from torch import Tensor
 from .. import _C, bitstream
 from ..errors import BitstreamError
 from .rans import _table_args, rans_encode, stream_symbol_count
+from .side_info import deflate, inflate
 
 CODEC_ID = "walloc-predictive"
 NEIGHBOURS = 6
@@ -195,7 +195,7 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     payload = rans_encode(errors, indexes, *laplace_tables())
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}
-    return bitstream.pack(CODEC_ID, meta, [zlib.compress(side, 9), payload])
+    return bitstream.pack(CODEC_ID, meta, [deflate(side), payload])
 
 
 def decompress_planes(data: bytes) -> Tensor:
@@ -217,13 +217,7 @@ def decompress_planes(data: bytes) -> Tensor:
     if planes >= 1 << 31:
         raise BitstreamError("corrupt predictive stream: bad metadata")
     side_size = planes * (NEIGHBOURS + BINS)
-    inflater = zlib.decompressobj()
-    try:
-        side = inflater.decompress(side, side_size + 1)
-    except zlib.error:
-        raise BitstreamError("corrupt predictive stream: side information does not inflate") from None
-    if len(side) != side_size or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
-        raise BitstreamError("corrupt predictive stream: side information has the wrong size or is cut short")
+    side = inflate(side, side_size, "corrupt predictive stream: side information")
     out = torch.empty(shape, dtype=torch.int32)
     if out.numel() == 0:
         return out
