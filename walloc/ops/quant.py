@@ -1,5 +1,5 @@
-"""Quantization kernels as PyTorch custom operators: rounding around offsets, straight-through rounding,
-uniform training noise, and the WaLLoC Gaussian-CDF compander with exact derivatives."""
+"""Quantization kernels as PyTorch custom operators: rounding around offsets, uniform training noise, and the
+WaLLoC Gaussian-CDF compander with exact derivatives."""
 
 from __future__ import annotations
 
@@ -54,12 +54,6 @@ def round_offset(x: Tensor, offsets: Optional[Tensor]) -> Tensor:
     return _elementwise(ROUND_OFFSET, x, offsets=offsets)
 
 
-@torch.library.custom_op("walloc::round_ste", mutates_args=())
-def round_ste(x: Tensor) -> Tensor:
-    """Rounding whose gradient is the identity (straight-through estimator)."""
-    return _elementwise(ROUND_OFFSET, x)
-
-
 @torch.library.custom_op("walloc::uniform_noise", mutates_args=())
 def uniform_noise(x: Tensor, seed: int) -> Tensor:
     """x + u, u uniform in [-1/2, 1/2), a function of (seed, element index): identical on CPU and CUDA."""
@@ -89,7 +83,7 @@ def to_normal_grad(x: Tensor, grad: Tensor, scale: float, latent_max: float) -> 
 
 
 def _register() -> None:
-    for op in (round_offset, round_ste, uniform_noise, to_uniform, to_normal, to_uniform_grad, to_normal_grad):
+    for op in (round_offset, uniform_noise, to_uniform, to_normal, to_uniform_grad, to_normal_grad):
         op.register_fake(lambda x, *args: torch.empty_like(x))
 
     def save_input(ctx, inputs, output):
@@ -100,7 +94,6 @@ def _register() -> None:
         pass
 
     round_offset.register_autograd(lambda ctx, g: (torch.zeros_like(g), None), setup_context=no_state)
-    round_ste.register_autograd(lambda ctx, g: g, setup_context=no_state)
     uniform_noise.register_autograd(lambda ctx, g: (g, None), setup_context=no_state)
     to_uniform.register_autograd(
         lambda ctx, g: (to_uniform_grad(ctx.saved_tensors[0], g, *ctx.args), None, None), setup_context=save_input
