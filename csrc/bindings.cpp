@@ -1,5 +1,9 @@
-// The only pybind11 file: exposes raw-pointer kernels to walloc/ops. No libtorch here; Python passes data
-// pointers, sizes, dtypes and streams, and owns every allocation.
+// The only pybind11 file: exposes the raw-pointer kernels to walloc/ops/kernels.py. No libtorch here; Python
+// passes data pointers (as integers), sizes, dtypes and streams, and owns every allocation.
+//
+// The kernels' parameter structs and enums are bound as classes built by keyword, and every function takes
+// keyword arguments only (a stream's bytes aside), so no two pointers or sizes can be swapped unnoticed.
+// Sizes are validated here or in the kernels and raise ValueError (BitstreamError for streams).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -26,34 +30,15 @@ namespace py = pybind11;
 namespace walloc {
 namespace {
 
-PolyphaseBank bank_from_lists(const std::vector<int>& meta, const std::vector<double>& coef) {
-  if (meta.size() != 3 * coef.size()) {
-    throw std::invalid_argument("polyphase taps: meta must hold (out, src, shift) for every coefficient");
-  }
-  std::vector<PolyphaseTap> taps(coef.size());
-  for (size_t i = 0; i < coef.size(); ++i) taps[i] = {meta[3 * i], meta[3 * i + 1], meta[3 * i + 2], coef[i]};
-  return PolyphaseBank::from_taps(taps);
-}
-
-BankKind kind_from_int(int kind) {
-  if (kind != 0 && kind != 1) throw std::invalid_argument("bank kind must be 0 (split) or 1 (merge)");
-  return static_cast<BankKind>(kind);
-}
-
-void check_shape(int64_t planes, int64_t size, int levels) {
-  if (planes < 0 || size < 0 || levels < 1 || levels > 30 || size % (int64_t(1) << levels) != 0) {
-    throw std::invalid_argument("wavelet packet kernel: size must be a non-negative multiple of 2**levels");
-  }
-}
+// Element types of the floating-point kernels.
+enum class DType { Float32, Float64 };
 
 template <typename Fn>
-void dispatch_dtype(const std::string& dtype, Fn fn) {
-  if (dtype == "float32") {
+void dispatch_dtype(DType dtype, Fn fn) {
+  if (dtype == DType::Float32) {
     fn(float{});
-  } else if (dtype == "float64") {
-    fn(double{});
   } else {
-    throw std::invalid_argument("walloc kernels support float32 and float64, not " + dtype);
+    fn(double{});
   }
 }
 
@@ -62,32 +47,41 @@ T* as_ptr(uintptr_t p) {
   return reinterpret_cast<T*>(p);
 }
 
-void wpt1d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t length,
-                       const std::vector<int>& meta, const std::vector<double>& coef,
-                       const std::vector<double>& lifting, int levels, int threads) {
+PolyphaseBank make_bank(const std::vector<int>& out, const std::vector<int>& src, const std::vector<int>& shift,
+                        const std::vector<double>& coef) {
+  if (out.size() != coef.size() || src.size() != coef.size() || shift.size() != coef.size()) {
+    throw std::invalid_argument("polyphase bank: out, src, shift and coef need one entry per tap");
+  }
+  std::vector<PolyphaseTap> taps(coef.size());
+  for (size_t i = 0; i < coef.size(); ++i) taps[i] = {out[i], src[i], shift[i], coef[i]};
+  return PolyphaseBank::from_taps(taps);
+}
+
+void check_shape(int64_t planes, int64_t size, int levels) {
+  if (planes < 0 || size < 0 || levels < 1 || levels > 30 || size % (int64_t(1) << levels) != 0) {
+    throw std::invalid_argument("wavelet packet kernel: size must be a non-negative multiple of 2**levels");
+  }
+}
+
+void wpt1d_cpu_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t length,
+                       const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads) {
   check_shape(planes, length, levels);
-  const PolyphaseBank bank = bank_from_lists(meta, coef);
-  const LiftingScheme scheme = LiftingScheme::from_list(lifting);
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt1d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, length, bank, scheme, levels,
-                 threads);
+    wpt1d_cpu<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), planes, length, bank, lifting, levels, threads);
   });
 }
 
-void wpt2d_cpu_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t height,
-                       int64_t width, const std::vector<int>& meta, const std::vector<double>& coef,
-                       const std::vector<double>& lifting, int levels, int threads) {
+void wpt2d_cpu_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t height,
+                       int64_t width, const PolyphaseBank& bank, const LiftingScheme& lifting, int levels,
+                       int threads) {
   check_shape(planes, height, levels);
   check_shape(planes, width, levels);
-  const PolyphaseBank bank = bank_from_lists(meta, coef);
-  const LiftingScheme scheme = LiftingScheme::from_list(lifting);
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt2d_cpu<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, scheme, levels,
-                 threads);
+    wpt2d_cpu<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, lifting, levels, threads);
   });
 }
 
@@ -99,74 +93,26 @@ py::buffer_info byte_buffer(py::buffer& data) {
   return info;
 }
 
-rans::Tables tables_from(uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths, uintptr_t offsets) {
-  return {as_ptr<const int32_t>(cdfs), count, stride, as_ptr<const int32_t>(lengths), as_ptr<const int32_t>(offsets)};
+py::bytes to_bytes(const std::vector<uint8_t>& v) {
+  return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
-py::bytes rans_encode_cpu_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
-                                  int64_t stride, uintptr_t lengths, uintptr_t offsets, int threads) {
-  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+py::bytes rans_encode_cpu_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, const rans::Tables& tables,
+                                  int threads) {
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    out = rans::encode_cpu(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, t, threads);
+    out = rans::encode_cpu(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, tables, threads);
   }
-  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+  return to_bytes(out);
 }
 
-void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
-                             int64_t stride, uintptr_t lengths, uintptr_t offsets, uintptr_t out, int threads) {
+void rans_decode_cpu_binding(py::buffer data, uintptr_t indexes, int64_t n, const rans::Tables& tables,
+                             uintptr_t out, int threads) {
   const py::buffer_info info = byte_buffer(data);
-  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
   py::gil_scoped_release release;
-  rans::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
-                   as_ptr<int32_t>(out), threads);
-}
-
-predictive::Planes planes_from(int64_t planes, int64_t height, int64_t width, int64_t channels, int bits,
-                               uintptr_t weights, uintptr_t scales, int bins, int centres) {
-  return {planes, height, width, channels, bits, as_ptr<const int8_t>(weights), as_ptr<const int32_t>(scales), bins,
-          centres};
-}
-
-void predictive_least_squares_cpu_binding(uintptr_t symbols, int64_t planes, int64_t height, int64_t width,
-                                          int64_t channels, int bits, uintptr_t gram, uintptr_t rhs, int threads) {
-  const predictive::Planes p = planes_from(planes, height, width, channels, bits, 0, 0, 1, 1);
-  py::gil_scoped_release release;
-  predictive::least_squares_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<double>(gram), as_ptr<double>(rhs),
-                                threads);
-}
-
-void predictive_analyse_cpu_binding(uintptr_t symbols, int64_t planes, int64_t height, int64_t width,
-                                    int64_t channels, int bits, uintptr_t weights, int bins, int centres,
-                                    uintptr_t errors, uintptr_t contexts, int threads) {
-  const predictive::Planes p = planes_from(planes, height, width, channels, bits, weights, 0, bins, centres);
-  py::gil_scoped_release release;
-  predictive::analyse_cpu(as_ptr<const int32_t>(symbols), p, as_ptr<int32_t>(errors), as_ptr<int32_t>(contexts),
-                          threads);
-}
-
-void predictive_choose_scales_cpu_binding(uintptr_t errors, uintptr_t contexts, int64_t planes, int64_t size,
-                                          int bins, int centres, uintptr_t cost, int reach, int scales,
-                                          uintptr_t chosen, int threads) {
-  if (planes < 0 || size < 0 || bins < 1 || centres < 1 || reach < 0 || scales < 1) {
-    throw std::invalid_argument("predictive scale choice: bad sizes");
-  }
-  const predictive::Planes p = planes_from(planes, 1, size, 1, 1, 0, 0, bins, centres);
-  py::gil_scoped_release release;
-  predictive::choose_scales_cpu(as_ptr<const int32_t>(errors), as_ptr<const int32_t>(contexts), p,
-                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen), threads);
-}
-
-void predictive_decode_cpu_binding(py::buffer data, int64_t planes, int64_t height, int64_t width,
-                                   int64_t channels, int bits, uintptr_t weights, uintptr_t scales, int bins,
-                                   int centres, uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
-                                   uintptr_t offsets, uintptr_t out) {
-  const py::buffer_info info = byte_buffer(data);
-  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
-  const predictive::Planes p = planes_from(planes, height, width, channels, bits, weights, scales, bins, centres);
-  py::gil_scoped_release release;
-  predictive::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), p, t, as_ptr<int32_t>(out));
+  rans::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n,
+                   tables, as_ptr<int32_t>(out), threads);
 }
 
 uint64_t rans_stream_symbols_binding(py::buffer data) {
@@ -174,35 +120,41 @@ uint64_t rans_stream_symbols_binding(py::buffer data) {
   return rans::parse_layout(static_cast<const uint8_t*>(info.ptr), size_t(info.size)).symbols;
 }
 
-quant::Params quant_params(double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
-                           uintptr_t offsets, int64_t channels, int64_t inner) {
-  if (channels < 1 || inner < 1) throw std::invalid_argument("quant: channels and inner must be positive");
-  quant::Params p;
-  p.scale = scale;
-  p.latent_max = latent_max;
-  p.clip_low = clip_low;
-  p.clip_high = clip_high;
-  p.seed = seed;
-  p.offsets = as_ptr<const double>(offsets);
-  p.channels = channels;
-  p.inner = inner;
-  return p;
+void predictive_least_squares_cpu_binding(uintptr_t symbols, const predictive::Planes& planes, uintptr_t gram,
+                                          uintptr_t rhs, int threads) {
+  py::gil_scoped_release release;
+  predictive::least_squares_cpu(as_ptr<const int32_t>(symbols), planes, as_ptr<double>(gram), as_ptr<double>(rhs),
+                                threads);
 }
 
-quant::Op quant_op(int op) {
-  if (op < 0 || op > static_cast<int>(quant::Op::ToNormalGrad)) throw std::invalid_argument("unknown quant op");
-  return static_cast<quant::Op>(op);
+void predictive_analyse_cpu_binding(uintptr_t symbols, const predictive::Planes& planes, uintptr_t errors,
+                                    uintptr_t contexts, int threads) {
+  py::gil_scoped_release release;
+  predictive::analyse_cpu(as_ptr<const int32_t>(symbols), planes, as_ptr<int32_t>(errors),
+                          as_ptr<int32_t>(contexts), threads);
 }
 
-void quant_cpu_binding(int op, const std::string& dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
-                       double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
-                       uintptr_t offsets, int64_t channels, int64_t inner, int threads) {
-  const quant::Params p = quant_params(scale, latent_max, clip_low, clip_high, seed, offsets, channels, inner);
-  const quant::Op o = quant_op(op);
+void predictive_choose_scales_cpu_binding(uintptr_t errors, uintptr_t contexts, const predictive::Planes& planes,
+                                          uintptr_t cost, int reach, int scales, uintptr_t chosen, int threads) {
+  py::gil_scoped_release release;
+  predictive::choose_scales_cpu(as_ptr<const int32_t>(errors), as_ptr<const int32_t>(contexts), planes,
+                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen), threads);
+}
+
+void predictive_decode_cpu_binding(py::buffer data, const predictive::Planes& planes, const rans::Tables& tables,
+                                   uintptr_t out) {
+  const py::buffer_info info = byte_buffer(data);
+  py::gil_scoped_release release;
+  predictive::decode_cpu(static_cast<const uint8_t*>(info.ptr), size_t(info.size), planes, tables,
+                         as_ptr<int32_t>(out));
+}
+
+void quant_cpu_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
+                       const quant::Params& params, int threads) {
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    quant::elementwise_cpu<T>(o, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, p, threads);
+    quant::elementwise_cpu<T>(op, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, params, threads);
   });
 }
 
@@ -213,68 +165,59 @@ void set_device(int device) {
   if (err != cudaSuccess) throw std::runtime_error(std::string("cudaSetDevice: ") + cudaGetErrorString(err));
 }
 
-void wpt1d_cuda_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, uintptr_t workspace,
-                        int64_t planes, int64_t length, const std::vector<int>& meta, const std::vector<double>& coef,
-                        int levels, int device, uintptr_t stream) {
+void wpt1d_cuda_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, uintptr_t workspace, int64_t planes,
+                        int64_t length, const PolyphaseBank& bank, int levels, int device, uintptr_t stream) {
   check_shape(planes, length, levels);
   set_device(device);
-  const PolyphaseBank bank = bank_from_lists(meta, coef);
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt1d_cuda<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), as_ptr<T>(workspace), planes, length, bank,
-                  levels, reinterpret_cast<void*>(stream));
+    wpt1d_cuda<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), as_ptr<T>(workspace), planes, length, bank, levels,
+                  as_ptr<void>(stream));
   });
 }
 
-void wpt2d_cuda_binding(int kind, const std::string& dtype, uintptr_t x, uintptr_t y, uintptr_t workspace,
-                        int64_t planes, int64_t height, int64_t width, const std::vector<int>& meta,
-                        const std::vector<double>& coef, int levels, int device, uintptr_t stream) {
+void wpt2d_cuda_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, uintptr_t workspace, int64_t planes,
+                        int64_t height, int64_t width, const PolyphaseBank& bank, int levels, int device,
+                        uintptr_t stream) {
   check_shape(planes, height, levels);
   check_shape(planes, width, levels);
   set_device(device);
-  const PolyphaseBank bank = bank_from_lists(meta, coef);
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt2d_cuda<T>(kind_from_int(kind), as_ptr<const T>(x), as_ptr<T>(y), as_ptr<T>(workspace), planes, height,
-                  width, bank, levels, reinterpret_cast<void*>(stream));
+    wpt2d_cuda<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), as_ptr<T>(workspace), planes, height, width, bank,
+                  levels, as_ptr<void>(stream));
   });
 }
 
-void quant_cuda_binding(int op, const std::string& dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
-                        double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
-                        uintptr_t offsets, int64_t channels, int64_t inner, int device, uintptr_t stream) {
-  const quant::Params p = quant_params(scale, latent_max, clip_low, clip_high, seed, 0, channels, inner);
-  const quant::Op o = quant_op(op);
+void quant_cuda_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uintptr_t y, int64_t n,
+                        const quant::Params& params, int device, uintptr_t stream) {
   set_device(device);
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    quant::elementwise_cuda<T>(o, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, p,
-                               as_ptr<const double>(offsets), reinterpret_cast<void*>(stream));
+    quant::elementwise_cuda<T>(op, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, params,
+                               as_ptr<void>(stream));
   });
 }
 
-py::bytes rans_encode_cuda_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
-                                   int64_t stride, uintptr_t lengths, uintptr_t offsets, int device, uintptr_t stream) {
-  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
+py::bytes rans_encode_cuda_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, const rans::Tables& tables,
+                                   int device, uintptr_t stream) {
   set_device(device);
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    out = rans::encode_cuda(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, t,
-                            reinterpret_cast<void*>(stream));
+    out = rans::encode_cuda(as_ptr<const int32_t>(symbols), as_ptr<const int32_t>(indexes), n, tables,
+                            as_ptr<void>(stream));
   }
-  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+  return to_bytes(out);
 }
 
-void rans_decode_cuda_binding(py::buffer data, uintptr_t indexes, int64_t n, uintptr_t cdfs, int64_t count,
-                              int64_t stride, uintptr_t lengths, uintptr_t offsets, uintptr_t out, int device,
-                              uintptr_t stream) {
+void rans_decode_cuda_binding(py::buffer data, uintptr_t indexes, int64_t n, const rans::Tables& tables,
+                              uintptr_t out, int device, uintptr_t stream) {
   const py::buffer_info info = byte_buffer(data);
-  const rans::Tables t = tables_from(cdfs, count, stride, lengths, offsets);
   set_device(device);
   py::gil_scoped_release release;
-  rans::decode_cuda(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n, t,
-                    as_ptr<int32_t>(out), reinterpret_cast<void*>(stream));
+  rans::decode_cuda(static_cast<const uint8_t*>(info.ptr), size_t(info.size), as_ptr<const int32_t>(indexes), n,
+                    tables, as_ptr<int32_t>(out), as_ptr<void>(stream));
 }
 
 int cuda_device_count() {
@@ -288,48 +231,146 @@ int cuda_device_count() {
 }
 #endif
 
+void bind_types(py::module_& m) {
+  py::enum_<DType>(m, "DType", "element type of the floating-point kernels")
+      .value("Float32", DType::Float32)
+      .value("Float64", DType::Float64);
+
+  py::enum_<BankKind>(m, "BankKind", "what a polyphase bank does to its two channels (see polyphase.h)")
+      .value("Split", BankKind::Split)
+      .value("Merge", BankKind::Merge);
+
+  py::enum_<quant::Op>(m, "QuantOp", "elementwise quantization formula (see quant.h)")
+      .value("RoundOffset", quant::Op::RoundOffset)
+      .value("UniformNoise", quant::Op::UniformNoise)
+      .value("ToUniform", quant::Op::ToUniform)
+      .value("ToUniformGrad", quant::Op::ToUniformGrad)
+      .value("ToNormal", quant::Op::ToNormal)
+      .value("ToNormalGrad", quant::Op::ToNormalGrad);
+
+  py::class_<PolyphaseBank>(m, "PolyphaseBank", "taps y_out[o] += coef * s_src[(o + shift) mod M], validated")
+      .def(py::init(&make_bank), py::kw_only(), py::arg("out"), py::arg("src"), py::arg("shift"), py::arg("coef"));
+
+  py::class_<LiftingScheme>(m, "LiftingScheme", "predict/update pairs and band scales; no arguments: no scheme")
+      .def(py::init<>())
+      .def(py::init(&LiftingScheme::from_steps), py::kw_only(), py::arg("scale0"), py::arg("scale1"),
+           py::arg("predict"), py::arg("update"));
+
+  py::class_<rans::Tables>(m, "RansTables", "int32 cdfs (count, stride) with per-row lengths and offsets")
+      .def(py::init([](uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths, uintptr_t offsets) {
+               return rans::Tables{as_ptr<const int32_t>(cdfs), count, stride, as_ptr<const int32_t>(lengths),
+                                   as_ptr<const int32_t>(offsets)};
+             }),
+             py::kw_only(), py::arg("cdfs"), py::arg("count"), py::arg("stride"), py::arg("lengths"),
+             py::arg("offsets"));
+
+  py::class_<predictive::Planes>(m, "PredictivePlanes", "latent planes and the predictive model (see predictive.h)")
+      .def(py::init([](int64_t count, int64_t height, int64_t width, int64_t channels, int bits, int bins,
+                         int centres, uintptr_t weights, uintptr_t scales) {
+               return predictive::Planes{count, height, width, channels, bits, as_ptr<const int8_t>(weights),
+                                         as_ptr<const int32_t>(scales), bins, centres};
+             }),
+             py::kw_only(), py::arg("count"), py::arg("height"), py::arg("width"), py::arg("channels"),
+             py::arg("bits"), py::arg("bins"), py::arg("centres"), py::arg("weights") = 0, py::arg("scales") = 0);
+
+  const quant::Params defaults;
+  py::class_<quant::Params>(m, "QuantParams", "constants of the quantization formulas (see quant.h)")
+      .def(py::init([](double scale, double latent_max, double clip_low, double clip_high, uint64_t seed,
+                         uintptr_t offsets, int64_t channels, int64_t inner) {
+               if (channels < 1 || inner < 1) throw std::invalid_argument("quant: channels and inner must be positive");
+               quant::Params p;
+               p.scale = scale;
+               p.latent_max = latent_max;
+               p.clip_low = clip_low;
+               p.clip_high = clip_high;
+               p.seed = seed;
+               p.offsets = as_ptr<const double>(offsets);
+               p.channels = channels;
+               p.inner = inner;
+               return p;
+             }),
+             py::kw_only(), py::arg("scale") = defaults.scale, py::arg("latent_max") = defaults.latent_max,
+             py::arg("clip_low") = defaults.clip_low, py::arg("clip_high") = defaults.clip_high,
+             py::arg("seed") = defaults.seed, py::arg("offsets") = 0, py::arg("channels") = defaults.channels,
+             py::arg("inner") = defaults.inner);
+}
+
+void bind_cpu_kernels(py::module_& m) {
+  m.def("cpu_isa", &wpt_cpu_isa, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
+  m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes", py::kw_only(),
+        py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("planes"), py::arg("length"),
+        py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));
+  m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes", py::kw_only(),
+        py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("planes"), py::arg("height"),
+        py::arg("width"), py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));
+  m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)", py::kw_only(),
+        py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
+        py::arg("threads"));
+  m.def("rans_validate_tables", [](const rans::Tables& tables) { rans::validate(tables, nullptr, 0); },
+        "checks host-side rANS tables (raises ValueError)", py::arg("tables"));
+  m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)",
+        py::kw_only(), py::arg("symbols"), py::arg("indexes"), py::arg("n"), py::arg("tables"), py::arg("threads"));
+  m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked",
+        py::arg("data"), py::kw_only(), py::arg("indexes"), py::arg("n"), py::arg("tables"), py::arg("out"),
+        py::arg("threads"));
+  m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header",
+        py::arg("data"));
+  m.def("predictive_least_squares_cpu", &predictive_least_squares_cpu_binding,
+        "per-plane normal equations of the predictive latent model", py::kw_only(), py::arg("symbols"),
+        py::arg("planes"), py::arg("gram"), py::arg("rhs"), py::arg("threads"));
+  m.def("predictive_analyse_cpu", &predictive_analyse_cpu_binding,
+        "coded errors and contexts of latent planes under the predictive model", py::kw_only(), py::arg("symbols"),
+        py::arg("planes"), py::arg("errors"), py::arg("contexts"), py::arg("threads"));
+  m.def("predictive_choose_scales_cpu", &predictive_choose_scales_cpu_binding,
+        "per plane and activity bin, the table scale that codes the errors in the fewest bits", py::kw_only(),
+        py::arg("errors"), py::arg("contexts"), py::arg("planes"), py::arg("cost"), py::arg("reach"),
+        py::arg("scales"), py::arg("chosen"), py::arg("threads"));
+  m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,
+        "sequential predictive decode of latent planes (see csrc/entropy/predictive.h)", py::arg("data"),
+        py::kw_only(), py::arg("planes"), py::arg("tables"), py::arg("out"));
+}
+
+#ifdef WALLOC_WITH_CUDA
+void bind_cuda_kernels(py::module_& m) {
+  m.def("cuda_device_count", &cuda_device_count, "CUDA devices the compiled kernels can use now");
+  m.def("wpt1d_cuda", &wpt1d_cuda_binding, "CUDA twin of wpt1d_cpu (taps only)", py::kw_only(), py::arg("kind"),
+        py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("workspace"), py::arg("planes"), py::arg("length"),
+        py::arg("bank"), py::arg("levels"), py::arg("device"), py::arg("stream"));
+  m.def("wpt2d_cuda", &wpt2d_cuda_binding, "CUDA twin of wpt2d_cpu (taps only)", py::kw_only(), py::arg("kind"),
+        py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("workspace"), py::arg("planes"), py::arg("height"),
+        py::arg("width"), py::arg("bank"), py::arg("levels"), py::arg("device"), py::arg("stream"));
+  m.def("quant_cuda", &quant_cuda_binding, "CUDA twin of quant_cpu (params.offsets on the device)", py::kw_only(),
+        py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
+        py::arg("device"), py::arg("stream"));
+  m.def("rans_encode_cuda", &rans_encode_cuda_binding, "rans_encode_cpu on the GPU (tables validated, on device)",
+        py::kw_only(), py::arg("symbols"), py::arg("indexes"), py::arg("n"), py::arg("tables"), py::arg("device"),
+        py::arg("stream"));
+  m.def("rans_decode_cuda", &rans_decode_cuda_binding, "rans_decode_cpu on the GPU (tables validated, on device)",
+        py::arg("data"), py::kw_only(), py::arg("indexes"), py::arg("n"), py::arg("tables"), py::arg("out"),
+        py::arg("device"), py::arg("stream"));
+}
+#endif
+
 }  // namespace
 }  // namespace walloc
 
 PYBIND11_MODULE(_C, m) {
   using namespace walloc;
-  m.doc() = "walloc compiled kernels (raw pointers; see walloc.ops for the PyTorch operators)";
+  m.doc() = "walloc compiled kernels (raw pointers; see walloc.ops.kernels, their one caller)";
   m.attr("__version__") = WALLOC_VERSION;
-#ifdef WALLOC_WITH_CUDA
-  m.attr("cuda_compiled") = true;
-  m.def("cuda_device_count", &cuda_device_count, "CUDA devices the compiled kernels can use now");
-  m.def("wpt1d_cuda", &wpt1d_cuda_binding);
-  m.def("wpt2d_cuda", &wpt2d_cuda_binding);
-  m.def("quant_cuda", &quant_cuda_binding);
-  m.def("rans_encode_cuda", &rans_encode_cuda_binding);
-  m.def("rans_decode_cuda", &rans_decode_cuda_binding);
-#else
-  m.attr("cuda_compiled") = false;
-  m.def("cuda_device_count", [] { return 0; }, "CUDA devices the compiled kernels can use now");
-#endif
 #ifdef _OPENMP
   m.attr("openmp") = true;
 #else
   m.attr("openmp") = false;
 #endif
-  m.def("cpu_isa", &wpt_cpu_isa, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
   py::register_exception<BitstreamError>(m, "BitstreamError", PyExc_ValueError);
-  m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)");
-  m.def("rans_decode_cpu", &rans_decode_cpu_binding, "chunked interleaved rANS decode, bounds-checked");
-  m.def("predictive_least_squares_cpu", &predictive_least_squares_cpu_binding,
-        "per-plane normal equations of the predictive latent model");
-  m.def("predictive_choose_scales_cpu", &predictive_choose_scales_cpu_binding,
-        "per plane and activity bin, the table scale that codes the errors in the fewest bits");
-  m.def("predictive_analyse_cpu", &predictive_analyse_cpu_binding,
-        "coded errors and contexts of latent planes under the predictive model");
-  m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,
-        "sequential predictive decode of latent planes (see csrc/entropy/predictive.h)");
-  m.def("rans_validate_tables", [](uintptr_t cdfs, int64_t count, int64_t stride, uintptr_t lengths,
-                                   uintptr_t offsets) {
-    rans::validate(tables_from(cdfs, count, stride, lengths, offsets), nullptr, 0);
-  }, "checks host-side rANS tables (raises ValueError)");
-  m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header");
-  m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)");
-  m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes");
-  m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes");
+  bind_types(m);
+  bind_cpu_kernels(m);
+#ifdef WALLOC_WITH_CUDA
+  m.attr("cuda_compiled") = true;
+  bind_cuda_kernels(m);
+#else
+  m.attr("cuda_compiled") = false;
+  m.def("cuda_device_count", [] { return 0; }, "CUDA devices the compiled kernels can use now");
+#endif
 }

@@ -199,3 +199,26 @@ def test_cuda_corrupt_streams_raise() -> None:
         except walloc.BitstreamError:
             continue
         assert torch.equal(out.cpu(), symbols)
+
+
+@requires_cuda
+def test_cuda_and_cpu_reject_corrupt_streams_in_the_same_words() -> None:
+    # The status messages are defined once (csrc/entropy/rans.h) and both decoders report the failure that comes
+    # first in symbol order, so a damaged stream reads the same on either device.
+    cdfs, lengths, offsets = laplace_tables([1.0, 4.0], half_width=8)
+    gen = torch.Generator().manual_seed(2)
+    indexes = torch.randint(0, 2, (CHUNK_SYMBOLS + 5000,), generator=gen, dtype=torch.int32)
+    symbols = (torch.randn(indexes.numel(), generator=gen) * 6).round().to(torch.int32)  # some escapes
+    data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        bad = bytearray(data)
+        bad[int(rng.integers(0, len(data)))] ^= 1 << int(rng.integers(0, 8))
+        messages = []
+        for device_indexes in (indexes, indexes.cuda()):
+            try:
+                rans_decode(bytes(bad), device_indexes, cdfs, lengths, offsets)
+                messages.append(None)
+            except walloc.BitstreamError as err:
+                messages.append(str(err))
+        assert messages[0] == messages[1]

@@ -52,12 +52,8 @@ def test_rounding_is_half_to_even_around_offsets() -> None:
     torch.testing.assert_close(quant.quantize(x), torch.round(x), rtol=0, atol=0)
 
 
-def test_straight_through_and_noise() -> None:
+def test_uniform_noise() -> None:
     x = torch.randn(1000, dtype=torch.float64, requires_grad=True)
-    y = quant.round_ste(x)
-    assert torch.equal(y, torch.round(x.detach()))
-    (g,) = torch.autograd.grad(y.sum(), x)
-    assert torch.equal(g, torch.ones_like(g))
     gen = torch.Generator().manual_seed(3)
     noisy = quant.add_uniform_noise(x, gen)
     noise = (noisy - x).detach()
@@ -71,7 +67,6 @@ def test_opcheck() -> None:
     x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
     torch.library.opcheck(ops.to_uniform, (x, SCALE, LATENT_MAX))
     torch.library.opcheck(ops.to_normal, (x * 50, SCALE, LATENT_MAX))
-    torch.library.opcheck(ops.round_ste, (x,))
     torch.library.opcheck(ops.uniform_noise, (x, 7))
     torch.library.opcheck(ops.round_offset, (x, torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)))
 
@@ -80,7 +75,7 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="one value per channel"):
         quant.quantize(torch.zeros(1, 3, 2), torch.zeros(2))
     with pytest.raises(ValueError, match="floating"):
-        quant.round_ste(torch.zeros(3, dtype=torch.int32))
+        quant.quantize(torch.zeros(3, dtype=torch.int32))
     with pytest.raises(ValueError, match="bits"):
         walloc.ToUniform(bits=1)
 
@@ -88,6 +83,6 @@ def test_bad_input() -> None:
 @requires_cuda
 def test_cuda_matches_cpu() -> None:
     x = torch.randn(3, 4, 50, dtype=torch.float64) * 60
-    for fn in (walloc.ToUniform(), walloc.ToNormal(), quant.round_ste, lambda t: ops.uniform_noise(t, 11),
+    for fn in (walloc.ToUniform(), walloc.ToNormal(), quant.quantize, lambda t: ops.uniform_noise(t, 11),
                lambda t: quant.quantize(t, torch.arange(4.0) / 7)):
         torch.testing.assert_close(fn(x.cuda()).cpu(), fn(x), rtol=1e-12, atol=1e-10)

@@ -96,19 +96,15 @@ def test_half_precision_runs_in_float32(dtype) -> None:
 
 def _lifting_kernel(x: np.ndarray, levels: int, merge: bool) -> np.ndarray:
     # The CPU lifting kernels directly, in float64 (walloc itself runs them in float32 only).
-    from walloc import _C
+    from walloc.ops import kernels
     from walloc.ops.wavelets import _output_shape
 
     banks = walloc.WPT2d("bior4.4").banks
     bank = banks.synthesis if merge else banks.analysis
-    ndim = x.ndim - 2
-    signal = x.shape if not merge else _output_shape(torch.Size(x.shape), ndim, True, levels)
-    y = np.empty(_output_shape(torch.Size(x.shape), ndim, merge, levels))
-    x = np.ascontiguousarray(x)
-    kernel = _C.wpt2d_cpu if ndim == 2 else _C.wpt1d_cpu
-    kernel(int(merge), "float64", x.ctypes.data, y.ctypes.data, signal[0] * signal[1], *signal[2:], list(bank.meta),
-           list(bank.coef), banks.lifting.flat(), levels, 2)
-    return y
+    y = torch.empty(_output_shape(torch.Size(x.shape), x.ndim - 2, merge, levels), dtype=torch.float64)
+    kernels.wpt(torch.from_numpy(np.ascontiguousarray(x)), y, merge=merge, meta=list(bank.meta), coef=list(bank.coef),
+                lifting=banks.lifting.flat(), levels=levels)
+    return y.numpy()
 
 
 @pytest.mark.parametrize("shape,levels", [((1, 2, 64, 96), 3), ((2, 1, 40, 56), 3), ((1, 1, 2, 6), 1),

@@ -1,10 +1,10 @@
-"""Loads the compiled kernels and reports how they were built."""
+"""How the compiled kernels were built, and whether their CUDA half can run here."""
 
 from __future__ import annotations
 
 import functools
 
-from . import _C
+from .ops import kernels
 
 
 def build_info() -> dict:
@@ -14,10 +14,10 @@ def build_info() -> dict:
     ``cpu_isa`` is the instruction set the CPU kernels use on this machine.
     """
     return {
-        "version": _C.__version__,
-        "cuda": bool(_C.cuda_compiled),
-        "openmp": bool(_C.openmp),
-        "cpu_isa": _C.cpu_isa(),
+        "version": kernels.VERSION,
+        "cuda": kernels.CUDA_COMPILED,
+        "openmp": kernels.OPENMP,
+        "cpu_isa": kernels.cpu_isa(),
     }
 
 
@@ -26,4 +26,4 @@ def cuda_available() -> bool:
     """Whether walloc's CUDA kernels can run here: compiled in, a device visible, and PyTorch built with CUDA."""
     import torch
 
-    return bool(_C.cuda_compiled) and _C.cuda_device_count() > 0 and torch.cuda.is_available()
+    return kernels.CUDA_COMPILED and kernels.cuda_device_count() > 0 and torch.cuda.is_available()

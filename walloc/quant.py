@@ -46,11 +46,6 @@ def quantize(x: Tensor, offsets: Optional[Tensor] = None) -> Tensor:
     return ops.round_offset(x, offsets)
 
 
-def round_ste(x: Tensor) -> Tensor:
-    """Rounding with an identity gradient."""
-    return ops.round_ste(x)
-
-
 def add_uniform_noise(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
     """x + U(-1/2, 1/2) noise, the training proxy for rounding; seeded from ``generator`` (or torch's seed),
     so CPU and CUDA draw the same noise for the same generator state."""

@@ -198,6 +198,8 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
 
 void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& p, const int64_t* cost,
                        int reach, int scales, int32_t* chosen, int threads) {
+  check_planes(p);
+  if (reach < 0 || scales < 1) throw std::invalid_argument("predictive scale choice: bad cost reach or scale count");
   const int64_t plane_size = p.height * p.width, slots = 2 * int64_t(reach) + 3, cells = p.centres * slots;
   parallel_for_with_scratch(p.count, threads, [&] { return std::vector<int64_t>(size_t(p.bins * cells)); },
                             [&](std::vector<int64_t>& hist, int64_t plane) {

@@ -40,6 +40,41 @@ constexpr size_t kHeaderBytes = 4 + 4 + 4 + 8 + 4;
 constexpr size_t kChunkHeaderBytes = 8 + 4 * kLanes;
 constexpr int kMaxEscapeBytes = 5;  // LEB128 of a 32-bit value
 
+// What coding one chunk can end in, on the CPU and the GPU alike (the CUDA kernels report these codes per chunk),
+// so a stream rejected on one device is rejected in the same words on the other.
+enum Status : int32_t {
+  kOk = 0,
+  kZeroFrequency,   // encoder: a symbol has zero probability in its row
+  kBadChunkSizes,   // decoder, in the order it checks
+  kBadState,
+  kWordOverrun,
+  kEscapeOverrun,
+  kEscapeTooLong,
+  kSymbolOverflow,
+  kNotAtStart,
+  kUnreadData,
+};
+
+inline const char* status_message(Status s) {
+  switch (s) {
+    case kOk: return "ok";
+    case kZeroFrequency: return "a symbol has zero probability in its cdf";
+    case kBadChunkSizes: return "corrupt stream: chunk sizes do not add up to the chunk length";
+    case kBadState: return "corrupt stream: a lane state is below the rANS lower bound";
+    case kWordOverrun: return "corrupt stream: a lane reads past the chunk's words";
+    case kEscapeOverrun: return "corrupt stream: escape section ends inside a value";
+    case kEscapeTooLong: return "corrupt stream: escape value longer than 5 bytes";
+    case kSymbolOverflow: return "corrupt stream: escaped symbol overflows";
+    case kNotAtStart: return "corrupt stream: lane states do not return to their start";
+    case kUnreadData: return "corrupt stream: unread words or escape bytes remain";
+  }
+  return "corrupt stream";
+}
+
+// The exception for a chunk's failure: std::invalid_argument for the encoder's input (kZeroFrequency),
+// BitstreamError for a stream; both name the chunk.
+[[noreturn]] void throw_chunk_status(Status s, int64_t chunk);
+
 // The tables: cdfs is (count, stride) row-major, row j valid for lengths[j] entries; offsets[j] is subtracted
 // from symbols before coding with row j, as in CompressAI.
 struct Tables {
@@ -75,6 +110,8 @@ struct StreamLayout {
   const uint8_t* body = nullptr;
 };
 StreamLayout parse_layout(const uint8_t* data, size_t size);
+// parse_layout() of a stream that must hold exactly n symbols (one per index given).
+StreamLayout parse_layout(const uint8_t* data, size_t size, int64_t n);
 
 std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& tables,
                                 int threads);

@@ -109,21 +109,14 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
     if (!encode_chunk(symbols + begin, indexes + begin, count, t, parts[c])) bad_chunk = c;
   });
-  if (bad_chunk >= 0) {
-    throw std::invalid_argument("rANS: a symbol has zero probability in its cdf (chunk " +
-                                std::to_string(bad_chunk.load()) + ")");
-  }
+  if (bad_chunk >= 0) throw_chunk_status(kZeroFrequency, bad_chunk);
   return assemble(uint64_t(n), parts);
 }
 
 void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& t,
                 int32_t* out, int threads) {
   validate(t, indexes, n);
-  const StreamLayout layout = parse_layout(data, size);
-  if (layout.symbols != uint64_t(n)) {
-    throw BitstreamError("rANS stream holds " + std::to_string(layout.symbols) + " symbols, but " +
-                         std::to_string(n) + " indexes were given");
-  }
+  const StreamLayout layout = parse_layout(data, size, n);
   const size_t chunks = layout.offsets.size() - 1;
   const uint8_t* body = layout.body;
   const std::vector<size_t>& offsets = layout.offsets;

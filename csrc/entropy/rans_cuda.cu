@@ -20,34 +20,6 @@ constexpr int kGroupsPerBlock = 8;
 constexpr int kThreads = kGroupsPerBlock * kLanes;
 static_assert(32 % kLanes == 0, "lane groups must tile a warp");
 
-enum Status : int32_t {
-  kOk = 0,
-  kZeroFrequency = 1,
-  kBadChunkSizes = 2,
-  kBadState = 3,
-  kWordOverrun = 4,
-  kEscapeOverrun = 5,
-  kEscapeTooLong = 6,
-  kSymbolOverflow = 7,
-  kNotAtStart = 8,
-  kUnreadData = 9,
-};
-
-const char* status_message(int32_t s) {
-  switch (s) {
-    case kZeroFrequency: return "a symbol has zero probability in its cdf";
-    case kBadChunkSizes: return "corrupt stream: chunk sizes do not add up to the chunk length";
-    case kBadState: return "corrupt stream: a lane state is below the rANS lower bound";
-    case kWordOverrun: return "corrupt stream: a lane reads past the chunk's words";
-    case kEscapeOverrun: return "corrupt stream: escape section ends inside a value";
-    case kEscapeTooLong: return "corrupt stream: escape value longer than 5 bytes";
-    case kSymbolOverflow: return "corrupt stream: escaped symbol overflows";
-    case kNotAtStart: return "corrupt stream: lane states do not return to their start";
-    case kUnreadData: return "corrupt stream: unread words or escape bytes remain";
-    default: return "corrupt stream";
-  }
-}
-
 struct DeviceTables {
   const int32_t* cdfs;
   int64_t stride;
@@ -74,6 +46,15 @@ __device__ __forceinline__ Group this_group() {
 
 __device__ __forceinline__ unsigned group_ballot(const Group& g, bool pred) {
   return (__ballot_sync(g.mask, pred) & g.mask) >> g.shift;
+}
+
+// The smallest v over the group (whose lanes are consecutive and aligned in the warp, so xor stays inside).
+__device__ __forceinline__ int64_t group_min(const Group& g, int64_t v) {
+  for (int d = kLanes / 2; d > 0; d >>= 1) {
+    const int64_t other = __shfl_xor_sync(g.mask, v, d);
+    v = other < v ? other : v;
+  }
+  return v;
 }
 
 __device__ __forceinline__ uint32_t load_u32(const uint8_t* p) {
@@ -173,10 +154,20 @@ __global__ void decode_kernel(const uint8_t* __restrict__ body, const int64_t* _
   const uint8_t* chunk = body + chunk_offsets[g.chunk];
   const int64_t chunk_bytes = chunk_offsets[g.chunk + 1] - chunk_offsets[g.chunk];
   const uint32_t n_words = load_u32(chunk), n_escape = load_u32(chunk + 4);
+  // Each lane keeps its first failure and where it happened in the CPU decoder's order: -1 for the chunk
+  // header, 2 i for reading symbol i's word, 2 i + 1 for its value, past every symbol for the final states.
+  // The chunk reports the earliest, where the CPU decoder stops, so both name the same failure.
   int32_t error = kOk;
-  if (uint64_t(kChunkHeaderBytes) + 2ull * n_words + n_escape != uint64_t(chunk_bytes)) error = kBadChunkSizes;
+  int64_t error_at = 0;
+  auto fail = [&](Status code, int64_t at) {
+    if (error == kOk) {
+      error = code;
+      error_at = at;
+    }
+  };
+  if (uint64_t(kChunkHeaderBytes) + 2ull * n_words + n_escape != uint64_t(chunk_bytes)) fail(kBadChunkSizes, -1);
   uint32_t x = load_u32(chunk + 8 + 4 * g.lane);
-  if (x < kLowerBound) error = error ? error : kBadState;
+  if (x < kLowerBound) fail(kBadState, -1);
   // A malformed chunk is not decoded at all: no read depends on its sizes.
   const bool usable = group_ballot(g, error != kOk) == 0;
   const uint8_t* words = chunk + kChunkHeaderBytes;
@@ -205,12 +196,16 @@ __global__ void decode_kernel(const uint8_t* __restrict__ body, const int64_t* _
       if (at < n_words) {
         x = (x << 16) | (uint32_t(words[2 * at]) | uint32_t(words[2 * at + 1]) << 8);
       } else {
-        error = error ? error : kWordOverrun;
+        fail(kWordOverrun, 2 * (begin + i));
       }
     }
     pos += __popc(need);
     const bool escape = active && s == max_value;
-    if (active && !escape) out[begin + i] = int32_t(int64_t(s) + t.offsets[row]);
+    if (active && !escape) {
+      const int64_t symbol = int64_t(s) + t.offsets[row];
+      if (symbol < INT32_MIN || symbol > INT32_MAX) fail(kSymbolOverflow, 2 * (begin + i) + 1);
+      out[begin + i] = int32_t(symbol);
+    }
     const unsigned escaped = group_ballot(g, escape);
     if (escaped) {
       __syncwarp(g.mask);
@@ -222,8 +217,8 @@ __global__ void decode_kernel(const uint8_t* __restrict__ body, const int64_t* _
           uint64_t raw = 0;
           int k = 0;
           for (;; ++k) {
-            if (e >= n_escape) { error = error ? error : kEscapeOverrun; break; }
-            if (k == kMaxEscapeBytes) { error = error ? error : kEscapeTooLong; break; }
+            if (e >= n_escape) { fail(kEscapeOverrun, 2 * at + 1); break; }
+            if (k == kMaxEscapeBytes) { fail(kEscapeTooLong, 2 * at + 1); break; }
             const uint8_t b = escapes[e++];
             raw |= uint64_t(b & 0x7F) << (7 * k);
             if (!(b & 0x80)) break;
@@ -231,22 +226,24 @@ __global__ void decode_kernel(const uint8_t* __restrict__ body, const int64_t* _
           const int64_t mv = t.lengths[r] - 2;
           const int64_t value = (raw & 1) ? -int64_t(raw >> 1) - 1 : int64_t(raw >> 1) + mv;
           const int64_t symbol = value + t.offsets[r];
-          if (symbol < INT32_MIN || symbol > INT32_MAX) error = error ? error : kSymbolOverflow;
+          if (symbol < INT32_MIN || symbol > INT32_MAX) fail(kSymbolOverflow, 2 * at + 1);
           out[at] = int32_t(symbol);
         }
       }
       __syncwarp(g.mask);
     }
   }
-  if (usable && x != kLowerBound) error = error ? error : kNotAtStart;
-  const unsigned failed = group_ballot(g, error != kOk);
-  // The first failing lane's code, else the leader's end-of-chunk checks.
-  const int first = failed ? __ffs(failed) - 1 : -1;
-  const int32_t code = __shfl_sync(g.mask, error, g.shift + (first < 0 ? 0 : first));
+  if (usable && x != kLowerBound) fail(kNotAtStart, 2 * (begin + count));
+  const int64_t key = error != kOk ? error_at : INT64_MAX;
+  const int64_t earliest = group_min(g, key);
+  const unsigned holders = group_ballot(g, key == earliest);
+  const int32_t code = __shfl_sync(g.mask, error, g.shift + __ffs(holders) - 1);
   if (g.lane == 0) {
-    int32_t final_code = failed ? code : kOk;
-    if (!failed && (pos != n_words || e != n_escape)) final_code = kUnreadData;
-    status[g.chunk] = final_code;
+    if (earliest != INT64_MAX) {
+      status[g.chunk] = code;
+    } else {
+      status[g.chunk] = pos != n_words || e != n_escape ? kUnreadData : kOk;
+    }
   }
 }
 
@@ -300,10 +297,7 @@ std::vector<uint8_t> encode_cuda(const int32_t* symbols, const int32_t* indexes,
   check(cudaStreamSynchronize(s), "walloc rANS encode");
   std::vector<ChunkParts> parts(chunks);
   for (int64_t c = 0; c < chunks; ++c) {
-    if (host_status[c] != kOk) {
-      throw std::invalid_argument(std::string("rANS: ") + status_message(host_status[c]) + " (chunk " +
-                                  std::to_string(c) + ")");
-    }
+    if (host_status[c] != kOk) throw_chunk_status(Status(host_status[c]), c);
     std::copy(host_states.begin() + c * kLanes, host_states.begin() + (c + 1) * kLanes, parts[c].states);
     parts[c].emitted = to_host(emitted.ptr + c * int64_t(kChunkSymbols), host_counts[c], s);
     parts[c].escapes = to_host(escapes.ptr + c * int64_t(kChunkSymbols) * kMaxEscapeBytes,
@@ -316,11 +310,7 @@ std::vector<uint8_t> encode_cuda(const int32_t* symbols, const int32_t* indexes,
 void decode_cuda(const uint8_t* data, size_t size, const int32_t* indexes, int64_t n, const Tables& t, int32_t* out,
                  void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  const StreamLayout layout = parse_layout(data, size);
-  if (layout.symbols != uint64_t(n)) {
-    throw BitstreamError("rANS stream holds " + std::to_string(layout.symbols) + " symbols, but " +
-                         std::to_string(n) + " indexes were given");
-  }
+  const StreamLayout layout = parse_layout(data, size, n);
   const int64_t chunks = int64_t(layout.offsets.size()) - 1;
   if (chunks == 0) return;
   const size_t body_bytes = layout.offsets.back();
@@ -338,9 +328,7 @@ void decode_cuda(const uint8_t* data, size_t size, const int32_t* indexes, int64
   const auto host_status = to_host(status.ptr, size_t(chunks), s);
   check(cudaStreamSynchronize(s), "walloc rANS decode");
   for (int64_t c = 0; c < chunks; ++c) {
-    if (host_status[c] != kOk) {
-      throw BitstreamError(std::string(status_message(host_status[c])) + " (chunk " + std::to_string(c) + ")");
-    }
+    if (host_status[c] != kOk) throw_chunk_status(Status(host_status[c]), c);
   }
 }
 

@@ -38,9 +38,12 @@ struct SymbolLookup {
   }
 };
 
+[[noreturn]] inline void fail(Status s) { throw BitstreamError(status_message(s)); }
+
 // Decodes one chunk of n symbols from [data, data + size). The model gives each symbol's table row
 // (model.row(i), a valid row) just before it is decoded and takes the symbol after (model.put(i, symbol)), so
-// rows may depend on symbols decoded before. Throws BitstreamError.
+// rows may depend on symbols decoded before. Throws BitstreamError with the message of the first Status in
+// symbol order, the one the CUDA decoder reports for the same chunk.
 template <typename Model>
 void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, const SymbolLookup& lookup,
                   Model& model) {
@@ -48,12 +51,10 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
   const uint32_t n_words = r.get<uint32_t>("chunk word count");
   const uint32_t n_escape = r.get<uint32_t>("chunk escape size");
   uint32_t state[kLanes];
-  for (auto& s : state) {
-    s = r.get<uint32_t>("lane state");
-    if (s < kLowerBound) throw BitstreamError("corrupt stream: a lane state is below the rANS lower bound");
-  }
-  if (uint64_t(n_words) * 2 + n_escape != r.remaining()) {
-    throw BitstreamError("corrupt stream: chunk sizes do not add up to the chunk length");
+  for (auto& s : state) s = r.get<uint32_t>("lane state");
+  if (uint64_t(n_words) * 2 + n_escape != r.remaining()) fail(kBadChunkSizes);
+  for (uint32_t s : state) {
+    if (s < kLowerBound) fail(kBadState);
   }
   const uint8_t* word_bytes = r.take(size_t(n_words) * 2, "words");
   const uint8_t* escapes = r.take(n_escape, "escapes");
@@ -67,7 +68,7 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
     const uint32_t start = uint32_t(cdf[s]), freq = uint32_t(cdf[s + 1]) - start;
     x = freq * (x >> kPrecision) + slot - start;
     if (x < kLowerBound) {
-      if (w >= n_words) throw BitstreamError("corrupt stream: a lane reads past the chunk's words");
+      if (w >= n_words) fail(kWordOverrun);
       x = (x << 16) | (uint32_t(word_bytes[2 * w]) | uint32_t(word_bytes[2 * w + 1]) << 8);
       ++w;
     }
@@ -77,8 +78,8 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
     if (s == max_value) {
       uint64_t raw = 0;
       for (int k = 0;; ++k) {
-        if (e >= n_escape) throw BitstreamError("corrupt stream: escape section ends inside a value");
-        if (k == kMaxEscapeBytes) throw BitstreamError("corrupt stream: escape value longer than 5 bytes");
+        if (e >= n_escape) fail(kEscapeOverrun);
+        if (k == kMaxEscapeBytes) fail(kEscapeTooLong);
         const uint8_t b = escapes[e++];
         raw |= uint64_t(b & 0x7F) << (7 * k);
         if (!(b & 0x80)) break;
@@ -86,13 +87,13 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
       value = (raw & 1) ? -int64_t(raw >> 1) - 1 : int64_t(raw >> 1) + max_value;
     }
     const int64_t symbol = value + t.offsets[row];
-    if (symbol < INT32_MIN || symbol > INT32_MAX) throw BitstreamError("corrupt stream: escaped symbol overflows");
+    if (symbol < INT32_MIN || symbol > INT32_MAX) fail(kSymbolOverflow);
     model.put(i, int32_t(symbol));
   }
   for (uint32_t s : state) {
-    if (s != kLowerBound) throw BitstreamError("corrupt stream: lane states do not return to their start");
+    if (s != kLowerBound) fail(kNotAtStart);
   }
-  if (w != n_words || e != n_escape) throw BitstreamError("corrupt stream: unread words or escape bytes remain");
+  if (w != n_words || e != n_escape) fail(kUnreadData);
 }
 
 }  // namespace rans

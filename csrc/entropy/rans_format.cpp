@@ -42,6 +42,12 @@ std::vector<uint8_t> assemble(uint64_t symbols, const std::vector<ChunkParts>& c
   return out;
 }
 
+void throw_chunk_status(Status s, int64_t chunk) {
+  const std::string where = " (chunk " + std::to_string(chunk) + ")";
+  if (s == kZeroFrequency) throw std::invalid_argument(std::string("rANS: ") + status_message(s) + where);
+  throw BitstreamError(status_message(s) + where);
+}
+
 StreamLayout parse_layout(const uint8_t* data, size_t size) {
   ByteReader<BitstreamError> r(data, size);
   const uint8_t* magic = r.take(4, "magic");
@@ -71,6 +77,15 @@ StreamLayout parse_layout(const uint8_t* data, size_t size) {
                                                                 : "truncated rANS stream: chunks extend past the end");
   }
   layout.body = r.position();
+  return layout;
+}
+
+StreamLayout parse_layout(const uint8_t* data, size_t size, int64_t n) {
+  StreamLayout layout = parse_layout(data, size);
+  if (layout.symbols != uint64_t(n)) {
+    throw BitstreamError("rANS stream holds " + std::to_string(layout.symbols) + " symbols, but " +
+                         std::to_string(n) + " indexes were given");
+  }
   return layout;
 }
 

@@ -30,7 +30,7 @@ struct Params {
   double clip_low = 1e-4;   // ToNormal clamp
   double clip_high = 0.9999;
   uint64_t seed = 0;
-  const double* offsets = nullptr;  // per channel, RoundOffset (nullptr: 0)
+  const double* offsets = nullptr;  // per channel, RoundOffset (nullptr: 0), on the kernel's device
   int64_t channels = 1;             // offset index = (i / inner) % channels
   int64_t inner = 1;
 };
@@ -49,8 +49,7 @@ void elementwise_cpu(Op op, const T* x, const T* g, T* y, int64_t n, const Param
 
 #ifdef WALLOC_WITH_CUDA
 template <typename T>
-void elementwise_cuda(Op op, const T* x, const T* g, T* y, int64_t n, const Params& p, const double* offsets_device,
-                      void* stream);
+void elementwise_cuda(Op op, const T* x, const T* g, T* y, int64_t n, const Params& p, void* stream);
 #endif
 
 }  // namespace quant

@@ -16,7 +16,7 @@ void elementwise_cpu(Op op, const T* x, const T* g, T* y, int64_t n, const Param
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   parallel_for_with_scratch(blocks, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t b) {
     const int64_t end = std::min(n, (b + 1) * kBlock);
-    for (int64_t i = b * kBlock; i < end; ++i) y[i] = apply<T>(op, x[i], g ? g[i] : T(0), i, p, p.offsets);
+    for (int64_t i = b * kBlock; i < end; ++i) y[i] = apply<T>(op, x[i], g ? g[i] : T(0), i, p);
   });
 }
 

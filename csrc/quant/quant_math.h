@@ -42,11 +42,11 @@ WALLOC_HD double normal_icdf(double p) {
 }
 
 template <typename T>
-WALLOC_HD T apply(Op op, T xt, T gt, int64_t i, const Params& p, const double* offsets) {
+WALLOC_HD T apply(Op op, T xt, T gt, int64_t i, const Params& p) {
   const double x = double(xt);
   switch (op) {
     case Op::RoundOffset: {
-      const double o = offsets ? offsets[(i / p.inner) % p.channels] : 0.0;
+      const double o = p.offsets ? p.offsets[(i / p.inner) % p.channels] : 0.0;
       // Round half to even, as torch.round, in the tensor's own precision.
       return T(nearbyint(T(x - o)) + o);
     }

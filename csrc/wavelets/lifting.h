@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace walloc {
@@ -21,20 +22,19 @@ struct LiftingScheme {
   bool empty() const { return predict.empty(); }
   int pairs() const { return static_cast<int>(predict.size()); }
 
-  // From the flat list the Python layer passes: [scale0, scale1, predict_1, update_1, ...]; empty: no scheme.
-  static LiftingScheme from_list(const std::vector<double>& flat) {
+  // A scheme of 1 or 2 (predict, update) pairs and non-zero band scales, validated; a default-constructed
+  // scheme is none at all.
+  static LiftingScheme from_steps(double scale0, double scale1, std::vector<double> predict,
+                                  std::vector<double> update) {
     LiftingScheme scheme;
-    if (flat.empty()) return scheme;
-    if (flat.size() < 4 || flat.size() % 2 != 0 || flat.size() > 2 + 2 * size_t(kMaxPairs)) {
-      throw std::invalid_argument("lifting scheme: expected [scale0, scale1] then 1 or 2 (predict, update) pairs");
+    if (predict.empty() || predict.size() != update.size() || predict.size() > size_t(kMaxPairs)) {
+      throw std::invalid_argument("lifting scheme: expected 1 or 2 (predict, update) pairs");
     }
-    if (flat[0] == 0.0 || flat[1] == 0.0) throw std::invalid_argument("lifting scheme: band scales must be non-zero");
-    scheme.scale[0] = flat[0];
-    scheme.scale[1] = flat[1];
-    for (size_t i = 2; i < flat.size(); i += 2) {
-      scheme.predict.push_back(flat[i]);
-      scheme.update.push_back(flat[i + 1]);
-    }
+    if (scale0 == 0.0 || scale1 == 0.0) throw std::invalid_argument("lifting scheme: band scales must be non-zero");
+    scheme.predict = std::move(predict);
+    scheme.update = std::move(update);
+    scheme.scale[0] = scale0;
+    scheme.scale[1] = scale1;
     return scheme;
   }
 };

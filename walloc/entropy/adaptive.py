@@ -16,7 +16,6 @@ All are linear in modular arithmetic, so decoding is a cumulative sum: no per-pi
 from __future__ import annotations
 
 import math
-import zlib
 
 import torch
 from torch import Tensor
@@ -24,6 +23,7 @@ from torch import Tensor
 from .. import bitstream
 from ..errors import BitstreamError
 from .rans import rans_decode, rans_encode, stream_symbol_count
+from .side_info import deflate, inflate
 from .tables import quantize_pmf
 
 CODEC_ID = "walloc-adaptive-histogram"
@@ -124,7 +124,7 @@ def compress_symbols(symbols: Tensor, bits: int = 8, predictor: str = "auto") ->
     indexes = torch.arange(channels, dtype=torch.int32).view(1, -1, *([1] * (symbols.dim() - 2))).expand_as(symbols)
     payload = rans_encode(residuals.to(torch.int32), indexes, cdfs, lengths, offsets)
     meta = {"shape": list(symbols.shape), "bits": bits, "predictor": chosen}
-    return bitstream.pack(CODEC_ID, meta, [zlib.compress(levels.numpy().tobytes(), 9), payload])
+    return bitstream.pack(CODEC_ID, meta, [deflate(levels.numpy().tobytes()), payload])
 
 
 def decompress_symbols(data: bytes) -> Tensor:
@@ -147,13 +147,7 @@ def decompress_symbols(data: bytes) -> Tensor:
     if stream_symbol_count(payload) != count:
         raise BitstreamError("corrupt adaptive-histogram stream: symbol count does not match the shape")
     modulus, channels = 1 << bits, shape[1]
-    inflater = zlib.decompressobj()
-    try:
-        levels = inflater.decompress(tables, channels * modulus + 1)
-    except zlib.error:
-        raise BitstreamError("corrupt adaptive-histogram stream: tables do not inflate") from None
-    if len(levels) != channels * modulus or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
-        raise BitstreamError("corrupt adaptive-histogram stream: tables have the wrong size or are cut short")
+    levels = inflate(tables, channels * modulus, "corrupt adaptive-histogram stream: tables")
     if channels == 0 or count == 0:
         return torch.zeros(shape, dtype=torch.int32)
     cdfs, lengths, offsets = _tables_from_levels(torch.frombuffer(bytearray(levels), dtype=torch.uint8)

@@ -23,15 +23,16 @@ started them.
 from __future__ import annotations
 
 import math
-import zlib
 from functools import lru_cache
 
 import torch
 from torch import Tensor
 
-from .. import _C, bitstream
+from .. import bitstream
 from ..errors import BitstreamError
-from .rans import _table_args, rans_encode, stream_symbol_count
+from ..ops import kernels
+from .rans import rans_encode, stream_symbol_count
+from .side_info import deflate, inflate
 
 CODEC_ID = "walloc-predictive"
 NEIGHBOURS = 6
@@ -108,15 +109,13 @@ def laplace_tables() -> tuple[Tensor, Tensor, Tensor]:
     return cdfs, lengths, offsets
 
 
-def _fit_weights(symbols: Tensor, view: tuple[int, int, int, int], bits: int) -> Tensor:
+def _fit_weights(symbols: Tensor, planes: kernels.Planes) -> Tensor:
     """(P, 6) int8 weights in 1/64: ridge least squares of each plane's centred symbols on their neighbours
     (normal equations summed exactly in C++, so the weights do not depend on the thread count)."""
-    planes = view[0]
-    gram = torch.empty(planes, NEIGHBOURS, NEIGHBOURS, dtype=torch.float64)
-    rhs = torch.empty(planes, NEIGHBOURS, 1, dtype=torch.float64)
-    _C.predictive_least_squares_cpu(symbols.data_ptr(), *view, bits, gram.data_ptr(), rhs.data_ptr(),
-                                    torch.get_num_threads())
-    ridge = 1e-3 * view[1] * view[2] * torch.eye(NEIGHBOURS, dtype=torch.float64)
+    gram = torch.empty(planes.count, NEIGHBOURS, NEIGHBOURS, dtype=torch.float64)
+    rhs = torch.empty(planes.count, NEIGHBOURS, 1, dtype=torch.float64)
+    kernels.predictive_least_squares(symbols, planes, gram, rhs)
+    ridge = 1e-3 * planes.height * planes.width * torch.eye(NEIGHBOURS, dtype=torch.float64)
     w = torch.linalg.solve(gram + ridge, rhs).squeeze(-1)
     return torch.round(w * (1 << WEIGHT_SHIFT)).clamp(-128, 127).to(torch.int8)
 
@@ -150,20 +149,20 @@ def _choose_scales(errors: Tensor, contexts: Tensor) -> Tensor:
     """(P, BINS) scale of the family with the fewest bits for each plane's errors in each activity bin, from
     errors and contexts (bin * CENTRES + quarter) shaped (P, n): per-plane histograms against _cost_matrix(),
     in exact integers (C++)."""
-    planes, size = errors.shape
+    count, size = errors.shape
+    # The choice sees a plane only as its run of errors: one row, whatever the plane's shape and symbol bits.
+    planes = kernels.Planes(count, 1, size, 1, 1, BINS, CENTRES)
     cost = _cost_matrix().contiguous()
-    chosen = torch.empty(planes, BINS, dtype=torch.int32)
-    _C.predictive_choose_scales_cpu(errors.data_ptr(), contexts.data_ptr(), planes, size, BINS, CENTRES,
-                                    cost.data_ptr(), _COST_REACH, cost.shape[1], chosen.data_ptr(),
-                                    torch.get_num_threads())
+    chosen = torch.empty(count, BINS, dtype=torch.int32)
+    kernels.predictive_choose_scales(errors, contexts, planes, cost, _COST_REACH, chosen)
     return chosen
 
 
-def _plane_view(shape: torch.Size | list[int], plane_dims: int) -> tuple[int, int, int, int]:
-    """(planes, height, width, channels) of latents of ``shape`` coded as ``plane_dims``-D planes."""
+def _plane_view(shape: torch.Size | list[int], plane_dims: int, bits: int) -> kernels.Planes:
+    """Latents of ``shape`` and ``bits``-bit symbols coded as ``plane_dims``-D planes under this model."""
     height, width = (shape[-2], shape[-1]) if plane_dims == 2 else (1, shape[-1])
     channels = shape[-plane_dims - 1]
-    return math.prod(shape[:-plane_dims]), height, width, channels
+    return kernels.Planes(math.prod(shape[:-plane_dims]), height, width, channels, bits, BINS, CENTRES)
 
 
 def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> bytes:
@@ -178,24 +177,22 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     half = 1 << (bits - 1)
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= 2 * half):
         raise ValueError(f"symbols must lie in [0, {2 * half})")
-    view = _plane_view(symbols.shape, plane_dims)
-    planes = view[0]
-    weights = torch.zeros(planes, NEIGHBOURS, dtype=torch.int8)
-    scales = torch.zeros(planes, BINS, dtype=torch.int32)
+    planes = _plane_view(symbols.shape, plane_dims, bits)
+    weights = torch.zeros(planes.count, NEIGHBOURS, dtype=torch.int8)
+    scales = torch.zeros(planes.count, BINS, dtype=torch.int32)
     errors = indexes = torch.zeros(0, dtype=torch.int32)
     if symbols.numel():
         symbols = symbols.to(torch.int32).contiguous()
-        weights = _fit_weights(symbols, view, bits)
-        errors = torch.empty(planes, view[1] * view[2], dtype=torch.int32)
+        weights = _fit_weights(symbols, planes)
+        errors = torch.empty(planes.count, planes.height * planes.width, dtype=torch.int32)
         contexts = torch.empty_like(errors)  # activity bin * CENTRES + the prediction's quarter
-        _C.predictive_analyse_cpu(symbols.data_ptr(), *view, bits, weights.data_ptr(), BINS, CENTRES,
-                                  errors.data_ptr(), contexts.data_ptr(), torch.get_num_threads())
+        kernels.predictive_analyse(symbols, planes, weights, errors, contexts)
         scales = _choose_scales(errors, contexts)
         indexes = torch.gather(scales, 1, (contexts // CENTRES).long()) * CENTRES + contexts % CENTRES
     payload = rans_encode(errors, indexes, *laplace_tables())
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}
-    return bitstream.pack(CODEC_ID, meta, [zlib.compress(side, 9), payload])
+    return bitstream.pack(CODEC_ID, meta, [deflate(side), payload])
 
 
 def decompress_planes(data: bytes) -> Tensor:
@@ -213,24 +210,17 @@ def decompress_planes(data: bytes) -> Tensor:
     side, payload = container.streams
     if stream_symbol_count(payload) != math.prod(shape):
         raise BitstreamError("corrupt predictive stream: symbol count does not match the shape")
-    planes, height, width, channels = _plane_view(shape, plane_dims)
-    if planes >= 1 << 31:
+    planes = _plane_view(shape, plane_dims, bits)
+    if planes.count >= 1 << 31:
         raise BitstreamError("corrupt predictive stream: bad metadata")
-    side_size = planes * (NEIGHBOURS + BINS)
-    inflater = zlib.decompressobj()
-    try:
-        side = inflater.decompress(side, side_size + 1)
-    except zlib.error:
-        raise BitstreamError("corrupt predictive stream: side information does not inflate") from None
-    if len(side) != side_size or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
-        raise BitstreamError("corrupt predictive stream: side information has the wrong size or is cut short")
+    side_size = planes.count * (NEIGHBOURS + BINS)
+    side = inflate(side, side_size, "corrupt predictive stream: side information")
     out = torch.empty(shape, dtype=torch.int32)
     if out.numel() == 0:
         return out
-    weights = torch.frombuffer(bytearray(side[: planes * NEIGHBOURS]), dtype=torch.int8)
-    scales = torch.frombuffer(bytearray(side[planes * NEIGHBOURS:]), dtype=torch.uint8).to(torch.int32)
+    weights = torch.frombuffer(bytearray(side[: planes.count * NEIGHBOURS]), dtype=torch.int8)
+    scales = torch.frombuffer(bytearray(side[planes.count * NEIGHBOURS:]), dtype=torch.uint8).to(torch.int32)
     if scales.max() >= len(_THETAS):
         raise BitstreamError("corrupt predictive stream: a table choice is outside the family")
-    _C.predictive_decode_cpu(payload, planes, height, width, channels, bits, weights.data_ptr(), scales.data_ptr(),
-                             BINS, CENTRES, *_table_args(*laplace_tables()), out.data_ptr())
+    kernels.predictive_decode(payload, planes, weights, scales, laplace_tables(), out)
     return out

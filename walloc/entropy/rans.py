@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _C
-
+from ..ops import kernels
 
 
 def _int32(x, name: str, device: torch.device | str = "cpu") -> Tensor:
@@ -22,29 +21,13 @@ def _int32(x, name: str, device: torch.device | str = "cpu") -> Tensor:
     return t.detach().to(device=device, dtype=torch.int32).contiguous()
 
 
-def _coding_device(*tensors) -> torch.device:
-    """CUDA if any argument is a CUDA tensor (and walloc's CUDA kernels can run), else CPU."""
-    for t in tensors:
-        if isinstance(t, Tensor) and t.device.type == "cuda":
-            if not _C.cuda_compiled:
-                raise RuntimeError("this walloc build has no CUDA kernels (nvcc was not found or WALLOC_CUDA=0)")
-            return t.device
-    return torch.device("cpu")
-
-
 def _device_tables(tables: tuple[Tensor, Tensor, Tensor], indexes: Tensor, device: torch.device) -> tuple:
     """Tables checked on the host, then moved next to the indexes, whose range is checked there."""
-    table, lengths, offs = tables
-    _C.rans_validate_tables(*_table_args(table, lengths, offs))
-    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= table.shape[0]):
-        raise ValueError(f"rANS: indexes must be valid cdf rows in [0, {table.shape[0]})")
+    kernels.rans_validate_tables(tables)
+    rows = tables[0].shape[0]
+    if indexes.numel() and (int(indexes.min()) < 0 or int(indexes.max()) >= rows):
+        raise ValueError(f"rANS: indexes must be valid cdf rows in [0, {rows})")
     return tuple(t.to(device) for t in tables)
-
-
-def _cuda_args(device: torch.device) -> tuple[int, int]:
-    """(device index, current stream handle) for the CUDA kernels."""
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    return index, torch.cuda.current_stream(device).cuda_stream
 
 
 def _tables(cdfs, cdf_lengths, offsets) -> tuple[Tensor, Tensor, Tensor]:
@@ -68,15 +51,11 @@ def _tables(cdfs, cdf_lengths, offsets) -> tuple[Tensor, Tensor, Tensor]:
     return table, lengths, offs
 
 
-def _table_args(table: Tensor, lengths: Tensor, offs: Tensor) -> tuple:
-    return table.data_ptr(), table.shape[0], table.shape[1], lengths.data_ptr(), offs.data_ptr()
-
-
 def rans_encode(symbols, indexes, cdfs, cdf_lengths, offsets) -> bytes:
     """Encodes ``symbols`` (int tensor or list) with per-symbol tables chosen by ``indexes`` (same size).
 
     Runs on the GPU when ``symbols`` or ``indexes`` is a CUDA tensor; the bytes are the same either way."""
-    device = _coding_device(symbols, indexes)
+    device = kernels.coding_device(symbols, indexes)
     sym = _int32(symbols, "symbols", device).flatten()
     idx = _int32(indexes, "indexes", device).flatten()
     if sym.numel() != idx.numel():
@@ -84,10 +63,7 @@ def rans_encode(symbols, indexes, cdfs, cdf_lengths, offsets) -> bytes:
     tables = _tables(cdfs, cdf_lengths, offsets)
     if device.type == "cuda":
         tables = _device_tables(tables, idx, device)
-        return _C.rans_encode_cuda(sym.data_ptr(), idx.data_ptr(), sym.numel(), *_table_args(*tables),
-                                   *_cuda_args(device))
-    return _C.rans_encode_cpu(sym.data_ptr(), idx.data_ptr(), sym.numel(), *_table_args(*tables),
-                              torch.get_num_threads())
+    return kernels.rans_encode(sym, idx, tables)
 
 
 def rans_decode(data: bytes, indexes, cdfs, cdf_lengths, offsets) -> Tensor:
@@ -99,18 +75,14 @@ def rans_decode(data: bytes, indexes, cdfs, cdf_lengths, offsets) -> Tensor:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     index_tensor = torch.as_tensor(indexes)
-    device = _coding_device(index_tensor)
+    device = kernels.coding_device(index_tensor)
     idx = _int32(index_tensor, "indexes", device).flatten()
     tables = _tables(cdfs, cdf_lengths, offsets)
     data = bytes(data) if isinstance(data, memoryview) else data
     out = torch.empty(idx.numel(), dtype=torch.int32, device=device)
     if device.type == "cuda":
         tables = _device_tables(tables, idx, device)
-        _C.rans_decode_cuda(data, idx.data_ptr(), idx.numel(), *_table_args(*tables), out.data_ptr(),
-                            *_cuda_args(device))
-    else:
-        _C.rans_decode_cpu(data, idx.data_ptr(), idx.numel(), *_table_args(*tables), out.data_ptr(),
-                           torch.get_num_threads())
+    kernels.rans_decode(data, idx, tables, out)
     return out.view(index_tensor.shape)
 
 
@@ -119,4 +91,4 @@ def stream_symbol_count(data: bytes) -> int:
     length (so the count is bounded by the bytes present). Raises :class:`walloc.BitstreamError`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    return _C.rans_stream_symbols(bytes(data) if isinstance(data, memoryview) else data)
+    return kernels.rans_stream_symbols(bytes(data) if isinstance(data, memoryview) else data)

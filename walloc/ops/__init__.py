@@ -1,6 +1,6 @@
 """PyTorch custom operators over walloc's compiled kernels (autograd, fake tensors, torch.compile)."""
 
-from .quant import round_offset, round_ste, to_normal, to_uniform, uniform_noise
+from .quant import round_offset, to_normal, to_uniform, uniform_noise
 from .wavelets import wpt1d, wpt2d
 
-__all__ = ["round_offset", "round_ste", "to_normal", "to_uniform", "uniform_noise", "wpt1d", "wpt2d"]
+__all__ = ["round_offset", "to_normal", "to_uniform", "uniform_noise", "wpt1d", "wpt2d"]

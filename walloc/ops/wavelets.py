@@ -12,10 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _C
-
-_KERNEL_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
-_UPCAST_DTYPES = (torch.float16, torch.bfloat16)
+from . import kernels
 
 
 def transpose_taps(meta: list[int], coef: list[float]) -> tuple[list[int], list[float]]:
@@ -51,35 +48,16 @@ def _run(
     x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int
 ) -> Tensor:
     shape = _output_shape(x.shape, ndim, merge, levels)
-    if x.dtype in _UPCAST_DTYPES:
+    if x.dtype in kernels.UPCAST_DTYPES:
         return _run(x.float(), ndim, merge, meta, coef, lifting, levels).to(x.dtype)
-    if x.dtype not in _KERNEL_DTYPES:
-        raise ValueError(f"walloc wavelet packets need a floating tensor, got {x.dtype}")
+    kernels.check_dtype(x.dtype, "walloc wavelet packet transform")
     x = x.contiguous()
     y = torch.empty(shape, dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
-    signal = shape if merge else list(x.shape)
-    planes = signal[0] * signal[1]
-    sizes = signal[2:]
-    dtype = _KERNEL_DTYPES[x.dtype]
-    kind = int(merge)
-    if x.device.type == "cpu":
-        kernel = _C.wpt1d_cpu if ndim == 1 else _C.wpt2d_cpu
-        # Lifting only in float32: in float64 the taps are what match PyWavelets to 1e-12 (see filter_banks.CDF97).
-        steps = lifting if x.dtype == torch.float32 else []
-        threads = torch.get_num_threads()
-        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), planes, *sizes, meta, coef, steps, levels, threads)
-    elif x.device.type == "cuda":
-        if not _C.cuda_compiled:
-            raise RuntimeError("this walloc build has no CUDA kernels (nvcc was not found or WALLOC_CUDA=0)")
-        workspace = torch.empty((ndim * x.numel(),), dtype=x.dtype, device=x.device)
-        stream = torch.cuda.current_stream(x.device).cuda_stream
-        kernel = _C.wpt1d_cuda if ndim == 1 else _C.wpt2d_cuda
-        kernel(kind, dtype, x.data_ptr(), y.data_ptr(), workspace.data_ptr(), planes, *sizes, meta, coef, levels,
-               x.device.index, stream)
-    else:
-        raise ValueError(f"walloc wavelet packets run on CPU and CUDA tensors, not {x.device.type}")
+    # Lifting only in float32: in float64 the taps are what match PyWavelets to 1e-12 (see filter_banks.CDF97).
+    steps = lifting if x.dtype == torch.float32 else []
+    kernels.wpt(x, y, merge=merge, meta=meta, coef=coef, lifting=steps, levels=levels)
     return y
 
 
