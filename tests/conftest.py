@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import os
+import platform
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 _BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+# torch.compile tests compile into a cache of their own: a machine's shared inductor cache can hold kernels
+# compiled against other builds of walloc's operators.
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="walloc-tests-inductor-")
+    atexit.register(shutil.rmtree, os.environ["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pytest_report_header(config) -> list[str]:
+    """The CPU and the instruction sets the kernels run: tolerances must hold on every one of them."""
+    import torch
+
+    import walloc
+
+    info = walloc.build_info()
+    return [f"cpu: {_cpu_model()}, {os.cpu_count()} cores; walloc kernels: {info['cpu_isa']}, torch: "
+            f"{torch.backends.cpu.get_cpu_capability()}, cuda kernels: {info['cuda']}"]
 
 
 def bench_module(name: str):

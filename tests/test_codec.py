@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import walloc
-from walloc import BitstreamError
+from walloc import BitstreamError, bitstream
 
 
 def _image(h, w, seed=0):
@@ -147,3 +147,25 @@ def test_well_formed_containers_with_lying_metadata_raise(codec_path, edit):
         meta["length"] = 10**9
     with pytest.raises(BitstreamError):
         codec.decompress(bitstream.pack(box.codec, meta, streams))
+
+
+def test_large_images_window_the_attention_and_say_so_in_the_stream(codec_path):
+    """Over 128 latents a side the decoder's attention is windowed; the window travels in the header, and
+    decompress is decode of the stream's latents with it, bit for bit."""
+    from walloc.codec.image import ATTENTION_WINDOW
+
+    codec = walloc.load("tiny-image-0")
+    x = _image(24, 1100)  # 138 latents wide
+    data = codec.compress(x)
+    meta = bitstream.unpack(data).meta
+    assert meta["attention_window"] == list(ATTENTION_WINDOW)
+    out = codec.decompress(data)
+    latents = codec.quantized_latents(data).float()
+    assert torch.equal(out, codec.decode(latents, size=(24, 1100)))
+    assert not torch.equal(out, codec.decode(latents, size=(24, 1100), attention_window=None))
+    assert "attention_window" not in bitstream.unpack(codec.compress(x[..., :1024])).meta
+    streams = bitstream.unpack(data)
+    for bad in ([0, 16], [128], "wide", [128, -1]):
+        lying = bitstream.pack(streams.codec, {**streams.meta, "attention_window": bad}, streams.streams)
+        with pytest.raises(BitstreamError, match="attention window"):
+            codec.decompress(lying)

@@ -74,3 +74,24 @@ def test_other_wavelet_filters_are_refused():
     model.load_state_dict(state)
     with pytest.raises(ValueError, match="bior4.4"):
         model.check_filters()
+
+
+def test_windowed_attention_is_global_attention_when_the_keys_cover_the_map():
+    """Windows whose margin reaches past the map give every query every key: global attention, to float32
+    rounding; windows as large as the map are the global path itself; smaller margins are local."""
+    from walloc.models.layers import SpatialSelfAttention
+
+    torch.manual_seed(0)
+    attention = SpatialSelfAttention(64).eval()
+    x = torch.randn(2, 64, 21, 30)
+    with torch.no_grad():
+        full = attention(x)
+        assert torch.equal(attention(x, (30, 0)), full)
+        torch.testing.assert_close(attention(x, (8, 30)), full, atol=1e-5, rtol=1e-5)
+        local = attention(x, (8, 2))
+        assert (local - full).abs().max() > 1e-3
+        attention.group_norm = torch.nn.Identity()  # its statistics are global by design; the keys are not
+        local = attention(x, (8, 2))
+        far = x.clone()
+        far[..., :8, :8] += 5  # outside the keys of the windows at the opposite corner
+        assert torch.equal(attention(far, (8, 2))[..., -8:, -8:], local[..., -8:, -8:])

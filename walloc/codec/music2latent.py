@@ -29,40 +29,14 @@ from ..models.music2latent import (
     karras_sigmas,
     spectrogram_to_audio,
 )
+from ..windows import blend as _blend
+from ..windows import windows as _windows
 from . import registry
 from .audio import stream_kbps
 from .base import Codec, TrainedCodec, exact_float32
 
 LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _windows(total: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """(start, end, keep_start, keep_end) windows over [0, total) frames, at most about ``size`` long: each
-    computes [start, end) and owns [keep_start, keep_end), evenly split; neighbours share ``2 * overlap``
-    frames, cross-faded by :func:`_blend`."""
-    count = math.ceil(total / (size - 2 * overlap)) if total > size else 1
-    bounds = [round(i * total / count) for i in range(count + 1)]
-    return [(max(0, a - overlap), min(total, b + overlap), a, b) for a, b in zip(bounds, bounds[1:])]
-
-
-def _blend(pieces: list[Tensor], windows: list[tuple[int, int, int, int]], scale: int, overlap: int) -> Tensor:
-    """Joins window outputs (last axis ``scale`` x the frame axis) with linear cross-fades over the frames
-    two windows share."""
-    total = windows[-1][1] * scale
-    out = pieces[0].new_zeros(*pieces[0].shape[:-1], total)
-    weight = pieces[0].new_zeros(total)
-    for piece, (start, end, keep_start, keep_end) in zip(pieces, windows):
-        ramp = torch.ones(end - start, device=piece.device)
-        fade = 2 * overlap
-        if start > 0:  # rise over [keep_start - overlap, keep_start + overlap)
-            ramp[:fade] = (torch.arange(fade, device=piece.device) + 0.5) / fade
-        if end < windows[-1][1]:
-            ramp[-fade:] = (fade - torch.arange(fade, device=piece.device) - 0.5) / fade
-        ramp = ramp.repeat_interleave(scale)
-        out[..., start * scale:end * scale] += piece * ramp
-        weight[start * scale:end * scale] += ramp
-    return out / weight
 
 
 @registry.register("music2latent", lambda arguments: Music2LatentModel(Music2LatentConfig.from_dict(arguments)))

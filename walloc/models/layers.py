@@ -7,9 +7,13 @@ load unchanged (``weight_g``/``weight_v`` for the weight-normed audio convolutio
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..windows import windows
 
 _NORM_EPS = 1e-6
 
@@ -31,8 +35,14 @@ class ResnetBlock2D(nn.Module):
         return (x if self.conv_shortcut is None else self.conv_shortcut(x)) + h
 
 
+AttentionWindow = Optional[Tuple[int, int]]
+
+
 class SpatialSelfAttention(nn.Module):
-    """Single-head global self-attention over all positions of a feature map, with a residual."""
+    """Single-head self-attention over the positions of a feature map, with a residual: global, or with
+    ``window`` = (size, margin) on maps larger than ``size`` a side, windowed: the map is cut into windows of
+    at most ``size`` x ``size`` positions whose queries attend to the keys of the window and ``margin``
+    positions around it, so time grows linearly with the map instead of with its square."""
 
     def __init__(self, channels: int, groups: int = 32) -> None:
         super().__init__()
@@ -42,12 +52,29 @@ class SpatialSelfAttention(nn.Module):
         self.to_v = nn.Linear(channels, channels)
         self.to_out = nn.ModuleList([nn.Linear(channels, channels)])
 
-    def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        tokens = self.group_norm(x).flatten(2).transpose(1, 2)
-        q, k, v = self.to_q(tokens), self.to_k(tokens), self.to_v(tokens)
-        attended = F.scaled_dot_product_attention(q, k, v)
-        return x + self.to_out[0](attended).transpose(1, 2).reshape(n, c, h, w)
+    def _attend(self, queries: Tensor, keys: Tensor) -> Tensor:
+        """Attention of the normalised positions ``queries`` (N, C, h, w) to ``keys`` (N, C, h', w')."""
+        n, c, h, w = queries.shape
+        q_tokens, kv_tokens = queries.flatten(2).transpose(1, 2), keys.flatten(2).transpose(1, 2)
+        # (N, heads = 1, L, C): with a heads axis PyTorch takes its flash / memory-efficient kernels, which never
+        # hold the L x L matrix; 3-D inputs fall back to the math path, which does (57 GB at 7.7 MP).
+        q = self.to_q(q_tokens).unsqueeze(1)
+        k, v = self.to_k(kv_tokens).unsqueeze(1), self.to_v(kv_tokens).unsqueeze(1)
+        attended = F.scaled_dot_product_attention(q, k, v).squeeze(1)
+        return self.to_out[0](attended).transpose(1, 2).reshape(n, c, h, w)
+
+    def forward(self, x: Tensor, window: AttentionWindow = None) -> Tensor:
+        normed = self.group_norm(x)
+        h, w = x.shape[-2:]
+        if window is None or (h <= window[0] and w <= window[0]):
+            return x + self._attend(normed, normed)
+        size, margin = window
+        out = torch.empty_like(x)
+        for top, bottom, _, _ in windows(h, size, 0):
+            for left, right, _, _ in windows(w, size, 0):
+                keys = normed[..., max(0, top - margin):bottom + margin, max(0, left - margin):right + margin]
+                out[..., top:bottom, left:right] = self._attend(normed[..., top:bottom, left:right], keys)
+        return x + out
 
 
 class MidBlock2D(nn.Module):
@@ -58,10 +85,10 @@ class MidBlock2D(nn.Module):
         self.attentions = nn.ModuleList([SpatialSelfAttention(channels, groups)] if attention else [])
         self.resnets = nn.ModuleList([ResnetBlock2D(channels, channels, groups) for _ in range(2)])
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, window: AttentionWindow = None) -> Tensor:
         x = self.resnets[0](x)
         for attention in self.attentions:
-            x = attention(x)
+            x = attention(x, window)
         return self.resnets[1](x)
 
 
@@ -93,8 +120,9 @@ class LatentDecoder2D(nn.Module):
         self.conv_norm_out = nn.GroupNorm(groups, width, eps=_NORM_EPS)
         self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1)
 
-    def forward(self, z: Tensor) -> Tensor:
-        x = self.mid_block(self.conv_in(z))
+    def forward(self, z: Tensor, window: AttentionWindow = None) -> Tensor:
+        """``window``: see :class:`SpatialSelfAttention`."""
+        x = self.mid_block(self.conv_in(z), window)
         for block in self.up_blocks:
             x = block(x)
         return self.conv_out(F.silu(self.conv_norm_out(x)))

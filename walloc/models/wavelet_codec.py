@@ -104,13 +104,15 @@ class _WaveletCodecModel(nn.Module):
         """Rounded latents in eval mode, latents plus uniform noise in training mode."""
         return self.encoder[2](latents)
 
-    def decode_packets(self, latents: Tensor) -> Tensor:
+    def decode_packets(self, latents: Tensor, **decoder_options) -> Tensor:
         normal = self.decoder[0](latents)
-        packets = self.decoder[1](normal)
+        packets = self.decoder[1](normal, **decoder_options)
         return packets if self.skip is None else packets + self.skip(normal)
 
-    def decode(self, latents: Tensor) -> Tensor:
-        return self.synthesis(self.decode_packets(latents)).clamp(-0.5, 0.5)
+    def decode(self, latents: Tensor, **decoder_options) -> Tensor:
+        """Signals from latents; ``decoder_options`` go to the decoder network (the image decoder's attention
+        ``window``, see :class:`walloc.models.layers.SpatialSelfAttention`)."""
+        return self.synthesis(self.decode_packets(latents, **decoder_options)).clamp(-0.5, 0.5)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(reconstruction, quantized latents) of x in [-0.5, 0.5]; unclamped while training."""
