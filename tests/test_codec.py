@@ -163,7 +163,7 @@ def test_large_images_window_the_attention_and_say_so_in_the_stream(codec_path):
     latents = codec.quantized_latents(data).float()
     assert torch.equal(out, codec.decode(latents, size=(24, 1100)))
     assert not torch.equal(out, codec.decode(latents, size=(24, 1100), attention_window=None))
-    assert "attention_window" not in bitstream.unpack(codec.compress(x[..., :1024])).meta
+    assert "attention_window" not in bitstream.unpack(codec.compress(x[..., :1024])).meta  # 128 latents: global
     streams = bitstream.unpack(data)
     for bad in ([0, 16], [128], "wide", [128, -1]):
         lying = bitstream.pack(streams.codec, {**streams.meta, "attention_window": bad}, streams.streams)

@@ -15,13 +15,14 @@ from . import registry
 from .base import exact_float32, latent_stream_shape
 from .wavelet import WallocCodec
 
-# The decoder's attention on large images: windows of at most 128 x 128 latents (1024 x 1024 pixels at J = 3)
-# attending to 16 latents around them, so decoding time grows linearly with the image (global attention over
-# the 375k latents of a 24 MP photo would take hours). Convolutions and normalisation still see the whole image:
-# cutting the decoder itself into tiles changes each tile's normalisation statistics and cost 7.7 dB on a 2 MP
-# photo, the attention windows cost nothing measurable. Up to 128 latents a side, attention is global, as in
-# the reference.
-ATTENTION_WINDOW = (128, 16)  # (size, margin) in latents
+# The decoder's attention on large images. Up to GLOBAL_ATTENTION latents a side (1024 pixels at J = 3) it is
+# global, as in the reference. Beyond, it runs in windows of at most 64 x 64 latents attending to 16 latents
+# around them, so decoding time grows linearly with the image (global attention over the 375k latents of a
+# 24 MP photo would take hours). Convolutions and normalisation still see the whole image: cutting the decoder
+# itself into tiles changes each tile's normalisation statistics and cost 7.7 dB on a 2 MP photo, while the
+# attention windows moved PSNR by less than 0.05 dB (bench/README.md, large images).
+GLOBAL_ATTENTION = 128
+ATTENTION_WINDOW = (64, 16)  # (size, margin) in latents
 
 
 @registry.register("image", lambda arguments: WallocImageModel(**arguments))
@@ -30,8 +31,8 @@ class ImageCodec(WallocCodec):
 
     Sizes are padded (by reflection) to a multiple of 2**J on the bottom and right; ``decode`` of raw latents
     returns that padded size (it does not know the input's), ``decompress`` crops back (the size travels in the
-    stream). On latents larger than ``ATTENTION_WINDOW`` the decoder's attention is windowed; the window
-    travels in the stream too.
+    stream). On latents larger than ``GLOBAL_ATTENTION`` a side the decoder's attention is windowed
+    (``ATTENTION_WINDOW``); the window travels in the stream too.
     """
 
     kind = "image"
@@ -75,27 +76,35 @@ class ImageCodec(WallocCodec):
 
     @torch.no_grad()
     def decode(self, latents: Tensor, size: tuple[int, int] | None = None,
-               attention_window: tuple[int, int] | None = ATTENTION_WINDOW) -> Tensor:
+               attention_window: tuple[int, int] | None | str = "auto") -> Tensor:
         """Images in [0, 1] from latents (continuous or rounded), cropped to ``size`` = (H, W) when it is given;
         otherwise (N, 3, h * 2**J, w * 2**J), the padded size, as raw latents do not record the input's
-        (``decompress`` knows it from the stream). ``attention_window`` = (size, margin) in latents, or None for
-        global attention whatever the size."""
+        (``decompress`` knows it from the stream). ``attention_window`` = (size, margin) in latents, None for
+        global attention whatever the size, or ``"auto"``: what ``compress`` writes for latents of this size."""
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 4 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, h, w), got shape {tuple(latents.shape)}")
         if size is not None and [-(-s // self.block) for s in size] != list(latents.shape[-2:]):
             raise ValueError(f"latents of {tuple(latents.shape[-2:])} positions do not code a {tuple(size)} image")
+        if attention_window == "auto":
+            attention_window = self.attention_window(tuple(latents.shape[-2:]))
         with exact_float32():
             images = self.model.to_media(self.model.decode(latents, window=attention_window))
         return images if size is None else images[..., : size[0], : size[1]]
+
+    @staticmethod
+    def attention_window(grid: tuple[int, int]) -> tuple[int, int] | None:
+        """The attention window for a latent grid: None (global) up to ``GLOBAL_ATTENTION`` a side."""
+        return ATTENTION_WINDOW if max(grid) > GLOBAL_ATTENTION else None
 
     def compress(self, images) -> bytes:
         """A walloc bitstream of the images (rounded latents, coded by the predictive latent coder)."""
         x = self.as_batch(images)
         latents = self.encode(x)
         meta = {"size": list(x.shape[-2:])}
-        if max(latents.shape[-2:]) > ATTENTION_WINDOW[0]:
-            meta["attention_window"] = list(ATTENTION_WINDOW)
+        window = self.attention_window(tuple(latents.shape[-2:]))
+        if window is not None:
+            meta["attention_window"] = list(window)
         return self._pack_latents(latents, meta)
 
     def decompress(self, data: bytes) -> Tensor:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from . import kernels
+from .library import kernel_op
 from .kernels import QuantOp
 
 
@@ -35,43 +36,43 @@ def _elementwise(op: QuantOp, x: Tensor, g: Optional[Tensor] = None, *, scale: f
     return y
 
 
-@torch.library.custom_op("walloc::round_offset", mutates_args=())
+@kernel_op("round_offset")
 def round_offset(x: Tensor, offsets: Optional[Tensor]) -> Tensor:
     """round(x - offsets[c]) + offsets[c], half to even like torch.round; offsets per channel (dim 1)."""
     return _elementwise(QuantOp.RoundOffset, x, offsets=offsets)
 
 
-@torch.library.custom_op("walloc::uniform_noise", mutates_args=())
+@kernel_op("uniform_noise")
 def uniform_noise(x: Tensor, seed: int) -> Tensor:
     """x + u, u uniform in [-1/2, 1/2), a function of (seed, element index): identical on CPU and CUDA."""
     return _elementwise(QuantOp.UniformNoise, x, seed=seed)
 
 
-@torch.library.custom_op("walloc::to_uniform", mutates_args=())
+@kernel_op("to_uniform")
 def to_uniform(x: Tensor, scale: float, latent_max: float) -> Tensor:
     """WaLLoC's compander: 2 m (Phi(x / s) - 1/2), values in (-m, m)."""
     return _elementwise(QuantOp.ToUniform, x, scale=scale, latent_max=latent_max)
 
 
-@torch.library.custom_op("walloc::to_uniform_grad", mutates_args=())
+@kernel_op("to_uniform_grad")
 def to_uniform_grad(x: Tensor, grad: Tensor, scale: float, latent_max: float) -> Tensor:
     return _elementwise(QuantOp.ToUniformGrad, x, grad, scale=scale, latent_max=latent_max)
 
 
-@torch.library.custom_op("walloc::to_normal", mutates_args=())
+@kernel_op("to_normal")
 def to_normal(x: Tensor, scale: float, latent_max: float) -> Tensor:
     """Inverse compander: s Phi^-1(clamp(x / (2 m) + 1/2, 1e-4, 0.9999))."""
     return _elementwise(QuantOp.ToNormal, x, scale=scale, latent_max=latent_max)
 
 
-@torch.library.custom_op("walloc::to_normal_grad", mutates_args=())
+@kernel_op("to_normal_grad")
 def to_normal_grad(x: Tensor, grad: Tensor, scale: float, latent_max: float) -> Tensor:
     return _elementwise(QuantOp.ToNormalGrad, x, grad, scale=scale, latent_max=latent_max)
 
 
 def _register() -> None:
     for op in (round_offset, uniform_noise, to_uniform, to_normal, to_uniform_grad, to_normal_grad):
-        op.register_fake(lambda x, *args: torch.empty_like(x))
+        torch.library.register_fake(op, lambda x, *args: torch.empty_like(x))
 
     def save_input(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
@@ -80,14 +81,14 @@ def _register() -> None:
     def no_state(ctx, inputs, output):
         pass
 
-    round_offset.register_autograd(lambda ctx, g: (torch.zeros_like(g), None), setup_context=no_state)
-    uniform_noise.register_autograd(lambda ctx, g: (g, None), setup_context=no_state)
-    to_uniform.register_autograd(
-        lambda ctx, g: (to_uniform_grad(ctx.saved_tensors[0], g, *ctx.args), None, None), setup_context=save_input
-    )
-    to_normal.register_autograd(
-        lambda ctx, g: (to_normal_grad(ctx.saved_tensors[0], g, *ctx.args), None, None), setup_context=save_input
-    )
+    torch.library.register_autograd(round_offset, lambda ctx, g: (torch.zeros_like(g), None), setup_context=no_state)
+    torch.library.register_autograd(uniform_noise, lambda ctx, g: (g, None), setup_context=no_state)
+    torch.library.register_autograd(
+        to_uniform, lambda ctx, g: (to_uniform_grad(ctx.saved_tensors[0], g, *ctx.args), None, None),
+        setup_context=save_input)
+    torch.library.register_autograd(
+        to_normal, lambda ctx, g: (to_normal_grad(ctx.saved_tensors[0], g, *ctx.args), None, None),
+        setup_context=save_input)
 
 
 _register()

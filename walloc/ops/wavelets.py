@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from . import kernels
+from .library import kernel_op
 
 
 def transpose_taps(meta: list[int], coef: list[float]) -> tuple[list[int], list[float]]:
@@ -61,20 +62,20 @@ def _run(
     return y
 
 
-@torch.library.custom_op("walloc::wpt1d", mutates_args=())
+@kernel_op("wpt1d")
 def wpt1d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int) -> Tensor:
     """1-D full packet tree: split (N, C, T) -> (N, C * 2**levels, T / 2**levels), or merge back."""
     return _run(x, 1, merge, meta, coef, lifting, levels)
 
 
-@torch.library.custom_op("walloc::wpt2d", mutates_args=())
+@kernel_op("wpt2d")
 def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int) -> Tensor:
     """2-D full packet tree: split (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels), or merge."""
     return _run(x, 2, merge, meta, coef, lifting, levels)
 
 
 def _register(op, ndim: int) -> None:
-    @op.register_fake
+    @torch.library.register_fake(op)
     def _(x, merge, meta, coef, lifting, levels):
         return x.new_empty(_output_shape(x.shape, ndim, merge, levels))
 
@@ -88,7 +89,7 @@ def _register(op, ndim: int) -> None:
         t_meta, t_coef = transpose_taps(meta, coef)
         return op(grad, not merge, t_meta, t_coef, [], levels), None, None, None, None, None
 
-    op.register_autograd(backward, setup_context=setup_context)
+    torch.library.register_autograd(op, backward, setup_context=setup_context)
 
 
 _register(wpt1d, 1)
