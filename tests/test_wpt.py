@@ -272,7 +272,7 @@ def test_every_cpu_instruction_set_gives_identical_bits(tmp_path) -> None:
     assert len(set(results.values())) == 1, results
 
 
-def test_the_first_call_does_not_import_dynamo():
+def test_the_first_call_does_not_import_dynamo(tmp_path):
     """torch._dynamo costs 1.4 s to import; walloc's operators must not pull it in on their first call (as
     torch.library.custom_op's wrapper does), so a fresh process compresses at its steady speed."""
     import subprocess
@@ -282,5 +282,6 @@ def test_the_first_call_does_not_import_dynamo():
             "codec = walloc.load('rgb-16x')\n"
             "codec.decompress(codec.compress(torch.rand(1, 3, 16, 16)))\n"
             "print('torch._dynamo' in sys.modules)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # from another folder: the source tree, which has no _C, would shadow the installed package
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert result.stdout.strip() == "False"
