@@ -52,8 +52,25 @@ def test_audio_compress_decompress(codec_path, flac, tmp_path):
     assert rate == 44100 and decoded.shape == (9000, 2)
 
 
-@pytest.mark.parametrize("problem", ["corrupt", "missing", "wrong-output", "unknown-codec", "wrong-rate"])
+def test_audio_at_another_rate_comes_back_at_that_rate(codec_path, tmp_path):
+    wav, stream, out = tmp_path / "48k.wav", tmp_path / "x.wlc", tmp_path / "out.wav"
+    t = np.arange(4801) / 48000
+    soundfile.write(wav, 0.3 * np.sin(2 * np.pi * 440 * t), 48000)  # mono, 48 kHz
+    assert main(["compress", str(wav), str(stream), "--codec", "tiny-audio-0"]) == 0
+    assert main(["decompress", str(stream), str(out)]) == 0
+    decoded, rate = soundfile.read(out)
+    assert rate == 48000 and decoded.shape == (4801,)
+
+
+PROBLEMS = ["corrupt", "missing", "wrong-output", "unknown-codec", "empty-audio", "unknown-device", "no-cuda"]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
 def test_errors_are_one_line_and_exit_non_zero(codec_path, png, tmp_path, capsys, problem):
+    import torch
+
+    if problem == "no-cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here, so asking for it is no error")
     stream = tmp_path / "x.wlc"
     main(["compress", str(png), str(stream), "--codec", "tiny-image-0"])
     capsys.readouterr()
@@ -68,10 +85,13 @@ def test_errors_are_one_line_and_exit_non_zero(codec_path, png, tmp_path, capsys
         argv = ["decompress", str(stream), str(tmp_path / "o.flac")]
     elif problem == "unknown-codec":
         argv = ["compress", str(png), str(stream), "--codec", "no-such-codec"]
-    else:
-        wav = tmp_path / "48k.wav"
-        soundfile.write(wav, np.zeros((4800, 2)), 48000)
+    elif problem == "empty-audio":
+        wav = tmp_path / "empty.wav"
+        soundfile.write(wav, np.zeros((0, 2)), 44100)
         argv = ["compress", str(wav), str(stream), "--codec", "tiny-audio-0"]
+    else:
+        device = "cuda" if problem == "no-cuda" else "tpu9"
+        argv = ["--device", device, "compress", str(png), str(stream), "--codec", "tiny-image-0"]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("walloc ") and err.count("\n") == 1

@@ -96,10 +96,40 @@ def test_audio_round_trip_any_length_and_channels(codec_path, channels, length):
     assert torch.equal(codec.decode(codec.quantized_latents(data).float(), channels, length), out)
 
 
-def test_audio_refuses_other_sample_rates_and_bad_shapes(codec_path):
+def test_audio_at_other_rates_comes_back_at_its_rate(codec_path):
+    """48 kHz and 22.05 kHz audio is resampled to the codec's 44.1 kHz and back: same length, same rate, and the
+    same as resampling the codec-rate round trip of the resampled input."""
+    from walloc.codec.audio import resample
+
     codec = walloc.load("tiny-audio-0")
-    with pytest.raises(ValueError, match="48000 Hz"):
-        codec.compress(_audio(2, 512), sample_rate=48000)
+    for rate, length in ((48000, 4801), (22050, 2000)):
+        x = _audio(2, length)
+        data = codec.compress(x, sample_rate=rate)
+        out = codec.decompress(data)
+        assert out.shape == x.shape and codec.decoded_sample_rate(data) == rate
+        at_codec_rate = resample(x, rate, 44100)
+        expected = resample(codec.decompress(codec.compress(at_codec_rate)), 44100, rate)
+        expected = torch.nn.functional.pad(expected, (0, max(0, length - expected.shape[-1])))[..., :length]
+        assert torch.equal(out, expected)
+    assert codec.decoded_sample_rate(codec.compress(_audio(2, 512))) == 44100
+
+
+def test_resampling_keeps_a_tone():
+    """A 1 kHz tone resampled 48 kHz -> 44.1 kHz is the same tone sampled at 44.1 kHz (away from the ends)."""
+    from walloc.codec.audio import resample
+
+    tone = torch.sin(2 * torch.pi * 1000 * torch.arange(48000) / 48000)[None]
+    out = resample(tone, 48000, 44100)
+    assert out.shape == (1, 44100)
+    expected = torch.sin(2 * torch.pi * 1000 * torch.arange(44100) / 44100)[None]
+    assert (out - expected)[..., 1000:-1000].abs().max() < 1e-3
+
+
+def test_audio_refuses_bad_sample_rates_and_shapes(codec_path):
+    codec = walloc.load("tiny-audio-0")
+    for rate in (0, -8000, 44100.5):
+        with pytest.raises(ValueError, match="sample rate"):
+            codec.compress(_audio(2, 512), sample_rate=rate)
     with pytest.raises(ValueError, match="multiple"):
         codec.compress(_audio(3, 512))
     with pytest.raises(ValueError, match="expected audio"):

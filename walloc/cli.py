@@ -85,7 +85,7 @@ def _decompress(args: argparse.Namespace) -> None:
     elif codec.kind == "image":
         write_image(decoded[0], args.output)
     else:
-        write_audio(decoded[0], codec.sample_rate, args.output)
+        write_audio(decoded[0], codec.decoded_sample_rate(data), args.output)
     print(f"{args.input} -> {args.output} (codec {codec.name})")
 
 
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.run(args)
-    except (BitstreamError, ValueError, OSError) as error:
+    except (BitstreamError, ValueError, OSError, ImportError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"walloc {args.command}: error: {message}", file=sys.stderr)
         return EXIT_ERROR

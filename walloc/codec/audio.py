@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -15,16 +16,76 @@ from .base import exact_float32
 from .wavelet import WallocCodec
 
 REFERENCE_SAMPLE_RATE = 44100  # of the reference's released audio codecs, whose configs name none
+_MAX_SAMPLE_RATE = 1 << 20
+
+
+def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
+    """(..., T) audio at ``from_rate`` as (..., about T * to_rate / from_rate) at ``to_rate``, by soxr (libsoxr,
+    SoX's resampler, the one librosa uses by default: band-limited, linear phase, -0 dB passband to 0.91 of the
+    lower Nyquist frequency in its VHQ setting, and fast on long files)."""
+    if from_rate == to_rate:
+        return audio
+    import soxr
+
+    frames = audio.reshape(-1, audio.shape[-1]).T.detach().cpu().numpy().astype(np.float32)
+    out = soxr.resample(np.ascontiguousarray(frames), from_rate, to_rate, quality="VHQ")
+    return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], -1).to(audio.device)
+
+
+def checked_rate(sample_rate) -> int:
+    """A sample rate given by a user; ValueError unless it is a positive whole number of Hz."""
+    if isinstance(sample_rate, bool) or int(sample_rate) != sample_rate or not 0 < sample_rate <= _MAX_SAMPLE_RATE:
+        raise ValueError(f"sample rate must be a whole number of Hz in (0, {_MAX_SAMPLE_RATE}], got {sample_rate}")
+    return int(sample_rate)
+
+
+class RateConversion:
+    """What audio codecs do with other sample rates: ``compress`` resamples to the codec's ``sample_rate`` and
+    records the input's rate and length; ``decompress`` resamples back, so it returns audio at the input's rate
+    (:meth:`decoded_sample_rate` names it)."""
+
+    sample_rate: int
+    container_id: str
+
+    def _to_codec_rate(self, audio: Tensor, sample_rate: int | None) -> tuple[Tensor, dict]:
+        """(audio at the codec's rate, the header fields that undo the conversion)."""
+        if sample_rate is None or checked_rate(sample_rate) == self.sample_rate:
+            return audio, {}
+        input_rate = checked_rate(sample_rate)
+        return resample(audio, input_rate, self.sample_rate), {"input_rate": input_rate,
+                                                               "input_length": audio.shape[-1]}
+
+    def _input_rate(self, meta: dict) -> int | None:
+        """The input's rate recorded in a stream header (None: the codec's); BitstreamError when malformed."""
+        rate, length = meta.get("input_rate"), meta.get("input_length")
+        if rate is None:
+            return None
+        if (not isinstance(rate, int) or not isinstance(length, int) or not 0 < rate <= _MAX_SAMPLE_RATE
+                or length < 1):
+            raise BitstreamError(f"corrupt {self.container_id} stream: bad input sample rate or length")
+        return rate
+
+    def _to_input_rate(self, audio: Tensor, meta: dict) -> Tensor:
+        rate = self._input_rate(meta)
+        if rate is None:
+            return audio
+        audio = resample(audio, self.sample_rate, rate)
+        length = meta["input_length"]
+        return F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
+
+    def decoded_sample_rate(self, data: bytes) -> int:
+        """The sample rate of ``decompress(data)``: the rate the audio was given at."""
+        return self._input_rate(self.unpack(data).meta) or self.sample_rate
 
 
 @registry.register("audio", lambda arguments: WallocAudioModel(**arguments))
-class AudioCodec(WallocCodec):
+class AudioCodec(RateConversion, WallocCodec):
     """Audio: float (N, C, T) or (C, T) in [-1, 1] at ``sample_rate``, any length.
 
     A mono input to a stereo codec is coded as identical channels and averaged back; inputs with a multiple of
     the codec's channels are coded in groups. Lengths are padded to a multiple of 2**J (``decode`` returns the
-    padded length; ``decompress`` crops back). Other sample rates are refused: resample first (for example with
-    ``torchaudio.functional.resample`` or ``soxr``).
+    padded length; ``decompress`` crops back). Audio at other sample rates is resampled (:func:`resample`):
+    ``decompress`` returns it at the rate it was given at.
     """
 
     kind = "audio"
@@ -42,11 +103,6 @@ class AudioCodec(WallocCodec):
 
     def _describe(self) -> dict:
         return {**super()._describe(), "sample_rate": self.sample_rate}
-
-    def _check_rate(self, sample_rate: int | None) -> None:
-        if sample_rate is not None and int(sample_rate) != self.sample_rate:
-            raise ValueError(f"codec {self.name!r} codes {self.sample_rate} Hz audio, got {sample_rate} Hz: "
-                             f"resample first")
 
     def as_batch(self, audio: Tensor) -> Tensor:
         audio = torch.as_tensor(audio)
@@ -76,8 +132,7 @@ class AudioCodec(WallocCodec):
     @torch.no_grad()
     def encode(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
         """Continuous latents (N * C / k, latent_dim, frames) for the codec's k channels, before rounding."""
-        self._check_rate(sample_rate)
-        x = self._group(self.as_batch(audio))
+        x = self._group(self._to_codec_rate(self.as_batch(audio), sample_rate)[0])
         x = F.pad(x, (0, -x.shape[-1] % self.block))
         with exact_float32():
             return self.model.encode(self.model.to_signal(x))
@@ -96,12 +151,12 @@ class AudioCodec(WallocCodec):
 
     def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:
         """A walloc bitstream of the audio (rounded latents, coded by the predictive latent coder)."""
-        x = self.as_batch(audio)
-        meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate}
-        return self._pack_latents(self.encode(x, sample_rate), meta)
+        x, conversion = self._to_codec_rate(self.as_batch(audio), sample_rate)
+        meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate, **conversion}
+        return self._pack_latents(self.encode(x), meta)
 
     def decompress(self, data: bytes) -> Tensor:
-        """Audio (N, C, T) in [-1, 1], as it was compressed."""
+        """Audio (N, C, T) in [-1, 1], as it was compressed (at its sample rate, :meth:`decoded_sample_rate`)."""
         meta, latents = self._unpack_latents(data)
         channels, length = meta.get("channels"), meta.get("length")
         if not isinstance(channels, int) or not isinstance(length, int) or channels < 1 or length < 1:
@@ -113,7 +168,7 @@ class AudioCodec(WallocCodec):
         if (latents.dim() != 3 or latents.shape[0] % groups
                 or latents.shape[-1] != self.model.latent_frames(-(-length // self.block) * self.block)):
             raise BitstreamError("corrupt walloc-audio stream: the length does not match the latents")
-        return self.decode(latents, channels, length)
+        return self._to_input_rate(self.decode(latents, channels, length), meta)
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import bitstream
+from ..devices import as_device
 from ..entropy import adaptive, predictive
 from ..errors import BitstreamError
 from .package import weights_fingerprint
@@ -32,11 +33,11 @@ class Codec(abc.ABC):
 
     def __init__(self, name: str, device=None) -> None:
         self.name = name
-        self.device = torch.device("cpu" if device is None else device)
+        self.device = as_device(device)
 
     def to(self, device) -> "Codec":
         """Moves the codec's computation to ``device``; returns the codec."""
-        self.device = torch.device(device)
+        self.device = as_device(device)
         return self
 
     def _describe(self) -> dict:

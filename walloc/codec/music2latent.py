@@ -32,7 +32,7 @@ from ..models.music2latent import (
 from ..windows import blend as _blend
 from ..windows import windows as _windows
 from . import registry
-from .audio import stream_kbps
+from .audio import RateConversion, stream_kbps
 from .base import Codec, TrainedCodec, exact_float32
 
 LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
@@ -40,8 +40,9 @@ PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": t
 
 
 @registry.register("music2latent", lambda arguments: Music2LatentModel(Music2LatentConfig.from_dict(arguments)))
-class Music2LatentCodec(TrainedCodec):
-    """A Music2Latent model as a codec. Audio: float (N, C, T) or (C, T) in [-1, 1] at 44.1 kHz, any length.
+class Music2LatentCodec(RateConversion, TrainedCodec):
+    """A Music2Latent model as a codec. Audio: float (N, C, T) or (C, T) in [-1, 1] at 44.1 kHz, any length;
+    audio at other rates is resampled, and ``decompress`` returns it at its rate.
 
     ``precision``: ``"float32"`` (default; the reference's arithmetic) or ``"bfloat16"``/``"float16"`` (autocast:
     several times faster on CPUs with AMX/AVX-512-BF16 and on GPUs, with outputs close to float32's).
@@ -105,10 +106,7 @@ class Music2LatentCodec(TrainedCodec):
         """Samples that ``decode`` returns for ``frames`` latent frames (``decompress`` crops to the input's)."""
         return frames * self.samples_per_latent - 3 * self.hop
 
-    def as_batch(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
-        if sample_rate is not None and int(sample_rate) != self.sample_rate:
-            raise ValueError(f"codec {self.name!r} codes {self.sample_rate} Hz audio, got {sample_rate} Hz: "
-                             f"resample first (for example with torchaudio.functional.resample or soxr)")
+    def as_batch(self, audio: Tensor) -> Tensor:
         audio = torch.as_tensor(audio)
         if audio.dim() == 2:
             audio = audio.unsqueeze(0)
@@ -122,7 +120,7 @@ class Music2LatentCodec(TrainedCodec):
 
     def encode(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
         """Latents (N, C, 64, L), L = ceil((T + 1536) / 4096), on the reference's scale (tanh output / 0.06)."""
-        return self._encode_bounded(self.as_batch(audio, sample_rate)) / LATENT_SCALE
+        return self._encode_bounded(self._to_codec_rate(self.as_batch(audio), sample_rate)[0]) / LATENT_SCALE
 
     def _encode_bounded(self, x: Tensor) -> Tensor:
         n, c, t = x.shape
@@ -177,11 +175,11 @@ class Music2LatentCodec(TrainedCodec):
         steps per unit) and coded by walloc's predictive latent coder."""
         if not 2 <= bits <= 12:
             raise ValueError(f"bits must be in [2, 12], got {bits}")
-        x = self.as_batch(audio, sample_rate)
+        x, conversion = self._to_codec_rate(self.as_batch(audio), sample_rate)
         quantized = torch.round(self._encode_bounded(x) * _levels(bits))
         n, c, k, frames = quantized.shape
         stream = predictive.compress_planes(to_symbols(quantized, bits).reshape(n * c, k, frames), bits, 1)
-        meta = {"channels": c, "length": x.shape[-1], "sample_rate": self.sample_rate, "bits": bits}
+        meta = {"channels": c, "length": x.shape[-1], "sample_rate": self.sample_rate, "bits": bits, **conversion}
         return self._pack(meta, stream)
 
     def _unpack_quantized(self, data: bytes) -> tuple[dict, Tensor]:
@@ -211,9 +209,10 @@ class Music2LatentCodec(TrainedCodec):
         return meta, quantized.to(torch.float32) / _levels(meta["bits"]) / LATENT_SCALE
 
     def decompress(self, data: bytes, steps: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        """Audio (N, C, T) in [-1, 1], as long as it was compressed; deterministic for a given generator."""
+        """Audio (N, C, T) in [-1, 1], as long as it was compressed and at its sample rate
+        (:meth:`decoded_sample_rate`); deterministic for a given generator."""
         meta, latents = self.stream_latents(data)
-        return self.decode(latents, steps, generator)[..., :meta["length"]]
+        return self._to_input_rate(self.decode(latents, steps, generator)[..., :meta["length"]], meta)
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:

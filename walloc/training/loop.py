@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..devices import as_device
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .log import RunLog
@@ -27,13 +28,8 @@ from .task import Task
 
 def training_device(name: str | None) -> torch.device:
     """The config's device, or CUDA when present; a CUDA process of torchrun takes its local rank's GPU."""
-    try:
-        device = torch.device(name if name else ("cuda" if torch.cuda.is_available() else "cpu"))
-    except RuntimeError:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {name!r}") from None
+    device = as_device(name or None, "cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r}: no CUDA device is visible to torch here")
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
