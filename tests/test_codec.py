@@ -46,7 +46,7 @@ def test_image_inputs_uint8_pil_and_float_agree(codec_path):
     pil = Image.fromarray(u8[0].permute(1, 2, 0).numpy())
     assert codec.compress(u8) == codec.compress(u8[0]) == codec.compress(pil) == codec.compress(u8.float() / 255)
     with pytest.raises(ValueError, match="expected images"):
-        codec.compress(torch.rand(1, 4, 16, 16))
+        codec.compress(torch.rand(1, 5, 16, 16))  # 1 to 4 channels: grey, grey + alpha, RGB, RGBA
     with pytest.raises(ValueError, match="uint8 or float"):
         codec.compress(torch.zeros(1, 3, 8, 8, dtype=torch.int64))
 

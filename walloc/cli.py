@@ -32,10 +32,10 @@ def _codec_options(method, given: dict, codec_name: str) -> dict:
 
 def _read_input(path: str, kind: str, args: argparse.Namespace) -> tuple[object, dict]:
     """(media, compress options that come from the file) of an input file of ``kind``."""
-    from .media import read_audio, read_image, read_video
+    from .media import read_audio, read_picture, read_video
 
     if kind == "image":
-        return read_image(path), {}
+        return read_picture(path), {}  # as the file has it: grey, alpha, 16 bits, ICC profile, upright
     if kind == "audio":
         audio, sample_rate = read_audio(path)
         return audio, {"sample_rate": sample_rate}
@@ -70,22 +70,24 @@ def _compress(args: argparse.Namespace) -> None:
 
 def _decompress(args: argparse.Namespace) -> None:
     from . import open_stream
-    from .media import media_kind, write_audio, write_image, write_video
+    from .media import media_kind, write_audio, write_picture, write_video
 
     data = Path(args.input).read_bytes()
     out_kind = media_kind(args.output)
     codec = open_stream(data, device=args.device)
     if out_kind != codec.kind:
         raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
-    decoded = codec.decompress(data, **_codec_options(codec.decompress, {"steps": args.steps}, codec.name))
-    if codec.kind == "video":
-        write_video(decoded, codec.fps, args.output)
-    elif decoded.shape[0] != 1:
-        raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
-    elif codec.kind == "image":
-        write_image(decoded[0], args.output)
+    options = _codec_options(codec.decompress, {"steps": args.steps}, codec.name)
+    if codec.kind == "image":  # with its alpha, bit depth and colour profile
+        write_picture(codec.decompress_picture(data), args.output)
     else:
-        write_audio(decoded[0], codec.decoded_sample_rate(data), args.output)
+        decoded = codec.decompress(data, **options)
+        if codec.kind == "video":
+            write_video(decoded, codec.fps, args.output)
+        elif decoded.shape[0] != 1:
+            raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
+        else:
+            write_audio(decoded[0], codec.decoded_sample_rate(data), args.output)
     print(f"{args.input} -> {args.output} (codec {codec.name})")
 
 

@@ -3,6 +3,7 @@ through PyAV (optional: ``pip install 'walloc[video]'``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def find_media(folders: list[str | Path], kind: str) -> list[Path]:
 
 
 def read_image(path: str | Path) -> Tensor:
-    """uint8 (3, H, W) RGB."""
+    """uint8 (3, H, W) RGB (8 bits, colour, no alpha: :func:`read_picture` keeps what a file has)."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -55,6 +56,133 @@ def write_image(image: Tensor, path: str | Path) -> None:
     if image.is_floating_point():
         image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
     Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(path)
+
+
+@dataclass
+class Picture:
+    """An image as a file holds it: ``pixels`` float32 (C, H, W) in [0, 1], C = 1 (grey) or 3 (colour), at the
+    file's precision; ``alpha`` float32 (H, W) in [0, 1] or None; ``bit_depth`` 8 or 16 (per sample, as stored);
+    ``icc``, the colour profile's bytes, or None."""
+
+    pixels: Tensor
+    alpha: Tensor | None = None
+    bit_depth: int = 8
+    icc: bytes | None = None
+
+    def levels(self) -> int:
+        """The largest sample value at the picture's bit depth (255 or 65535)."""
+        return (1 << self.bit_depth) - 1
+
+
+_DEEP_SUFFIXES = (".png", ".tif", ".tiff")
+# Pillow's mode of an 8-bit picture -> (grey?, alpha?) once converted to "L", "LA", "RGB" or "RGBA"
+_EIGHT_BIT = {"1": "L", "L": "L", "P": "RGB", "LA": "LA", "La": "LA", "PA": "RGBA", "RGB": "RGB",
+              "RGBA": "RGBA", "RGBa": "RGBA"}
+
+
+def read_picture(path: str | Path) -> Picture:
+    """A picture file as it is: EXIF orientation applied, grey kept grey, alpha kept, 16-bit samples at full
+    precision (16-bit colour PNG and TIFF through PyAV, which Pillow reads only at 8 bits), the ICC profile."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        icc = image.info.get("icc_profile") or None
+        orientation = image.getexif().get(0x0112, 1)
+        if _deep_colour(image, path):
+            return _read_deep_colour(path, orientation, icc)
+        image = ImageOps.exif_transpose(image)
+        mode = image.mode
+        if mode.startswith("I;16") or mode == "I":
+            values = np.asarray(image, dtype=np.float64)
+            if mode == "I" and (values.min() < 0 or values.max() > 65535):
+                raise ValueError(f"{path}: 32-bit integer samples outside 16 bits are not supported")
+            return Picture(_planes(values / 65535), None, 16, icc)
+        if mode == "F":
+            return Picture(_planes(np.clip(np.asarray(image, dtype=np.float64), 0, 1)), None, 16, icc)
+        if mode == "P" and "transparency" in image.info:
+            mode = "PA"
+        target = _EIGHT_BIT.get(mode, "RGB")  # CMYK, YCbCr, LAB, HSV: as RGB
+        array = np.asarray(image.convert(target), dtype=np.float64) / 255
+    array = array[..., None] if array.ndim == 2 else array
+    colour = array[..., :3] if target.startswith("RGB") else array[..., :1]
+    alpha = torch.from_numpy(array[..., -1].astype(np.float32)) if target.endswith("A") else None
+    return Picture(_planes(colour), alpha, 8, icc)
+
+
+def _planes(array: np.ndarray) -> Tensor:
+    """float32 (C, H, W) from (H, W) or (H, W, C)."""
+    array = array[..., None] if array.ndim == 2 else array
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
+
+
+def _deep_colour(image, path: str | Path) -> bool:
+    """Whether ``image`` (opened from ``path``) is colour at 16 bits per sample, which Pillow would read at 8."""
+    if image.format == "PNG":
+        with open(path, "rb") as file:
+            depth, colour_type = file.read(26)[24:26]  # IHDR's bit depth and colour type
+        return depth == 16 and colour_type in (2, 4, 6)  # RGB, grey + alpha, RGBA (not grey alone: I;16)
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258, (8,))
+        return max(bits) > 8 and len(bits) >= 3
+    return False
+
+
+# EXIF orientation -> the numpy transform that shows the picture upright (as Pillow's exif_transpose)
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, 3),
+           7: lambda a: np.rot90(a, 2).transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
+
+
+def _read_deep_colour(path, orientation: int, icc: bytes | None) -> Picture:
+    av = _pyav("16-bit colour images")
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        name = frame.format.name  # rgb48be, rgba64be, ya16be, ...
+        alpha, grey = name.startswith(("rgba", "ya")), name.startswith(("gray", "ya"))
+        array = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le").astype(np.float64) / 65535
+    array = np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(array))
+    colour = array[..., :1] if grey else array[..., :3]
+    return Picture(_planes(colour), torch.from_numpy(array[..., 3].astype(np.float32)) if alpha else None, 16, icc)
+
+
+def write_picture(picture: Picture, path: str | Path) -> None:
+    """Writes a picture as :func:`read_picture` reads it: 16 bits where the format holds them (PNG, TIFF), the
+    alpha channel (ValueError for formats without one, rather than dropping it), the ICC profile."""
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    grey = picture.pixels.shape[0] == 1
+    planes = picture.pixels if picture.alpha is None else torch.cat([picture.pixels, picture.alpha[None]])
+    if picture.alpha is not None and suffix in (".jpg", ".jpeg", ".bmp", ".ppm"):
+        raise ValueError(f"{path}: {suffix} holds no alpha channel; write .png, .webp or .tif to keep it")
+    deep = picture.bit_depth == 16 and suffix in _DEEP_SUFFIXES
+    levels = 65535 if deep else 255
+    array = (planes.clamp(0, 1) * levels).round().permute(1, 2, 0).cpu().numpy()
+    array = array.astype(np.uint16 if deep else np.uint8)
+    if deep and not (grey and picture.alpha is None):
+        return _write_deep_colour(array, path)
+    options = {"icc_profile": picture.icc} if picture.icc else {}
+    if deep:
+        Image.fromarray(array[..., 0]).save(path, **options)  # uint16: mode I;16
+    else:
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path, **options)
+
+
+def _write_deep_colour(array: np.ndarray, path: str | Path) -> None:
+    """16-bit RGB(A) or grey + alpha samples to PNG or TIFF through PyAV (FFmpeg's encoders)."""
+    av = _pyav("16-bit colour images")
+    if array.shape[-1] == 2:  # grey + alpha: written as RGBA, which every 16-bit reader takes
+        array = np.concatenate([array[..., :1].repeat(3, -1), array[..., 1:]], -1)
+    alpha = array.shape[-1] == 4
+    encoder = "png" if Path(path).suffix.lower() == ".png" else "tiff"
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream(encoder, rate=1)
+        stream.height, stream.width = array.shape[:2]
+        stream.pix_fmt = ("rgba64be" if alpha else "rgb48be") if encoder == "png" else (
+            "rgba64le" if alpha else "rgb48le")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgba64le" if alpha else "rgb48le")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
 
 
 def read_audio(path: str | Path) -> tuple[Tensor, int]:
@@ -112,9 +240,9 @@ def write_video(frames: Tensor, rate: float, path: str | Path) -> None:
         container.mux(stream.encode())
 
 
-def _pyav():
+def _pyav(what: str = "video"):
     try:
         import av
     except ImportError:
-        raise ImportError("video needs PyAV: pip install 'walloc[video]' (or pip install av)") from None
+        raise ImportError(f"{what}: walloc reads and writes them through PyAV (pip install av)") from None
     return av

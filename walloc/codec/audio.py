@@ -157,7 +157,7 @@ class AudioCodec(RateConversion, WallocCodec):
 
     def decompress(self, data: bytes) -> Tensor:
         """Audio (N, C, T) in [-1, 1], as it was compressed (at its sample rate, :meth:`decoded_sample_rate`)."""
-        meta, latents = self._unpack_latents(data)
+        meta, latents, _ = self._unpack_latents(data)
         channels, length = meta.get("channels"), meta.get("length")
         if not isinstance(channels, int) or not isinstance(length, int) or channels < 1 or length < 1:
             raise BitstreamError("corrupt walloc-audio stream: bad channel count or length")

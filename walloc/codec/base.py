@@ -91,7 +91,10 @@ class Codec(abc.ABC):
 
 class TrainedCodec(Codec):
     """A codec with fixed trained weights (``model``). Its streams name the codec and fingerprint its weights,
-    so a stream never decodes with other weights."""
+    so a stream never decodes with other weights. A stream holds the coded latents, then any of the codec's
+    ``extra_streams`` (named in the header's ``"extras"``, in order)."""
+
+    extra_streams: frozenset[str] = frozenset()
 
     def __init__(self, name: str, model: nn.Module, device=None) -> None:
         super().__init__(name, device)
@@ -115,21 +118,30 @@ class TrainedCodec(Codec):
 
         return load(stream_codec_name(data)[1], device)
 
-    def _pack(self, meta: dict, latent_stream: bytes) -> bytes:
-        """The container of one coded latent stream, with the codec's name and fingerprint."""
+    def _pack(self, meta: dict, latent_stream: bytes, extras: dict[str, bytes] | None = None) -> bytes:
+        """The container of a coded latent stream and ``extras``, with the codec's name and fingerprint."""
         meta = {**meta, "name": self.name, "fingerprint": self.fingerprint}
-        return bitstream.pack(self.container_id, meta, [latent_stream])
+        if extras:
+            meta["extras"] = list(extras)
+        return bitstream.pack(self.container_id, meta, [latent_stream, *(extras or {}).values()])
 
-    def _unpack_symbols(self, data: bytes) -> tuple[dict, Tensor]:
-        """(header, int32 symbols) of a stream this codec wrote; BitstreamError for anything else."""
+    def _unpack_symbols(self, data: bytes) -> tuple[dict, Tensor, dict[str, bytes]]:
+        """(header, int32 symbols, extra streams by name) of a stream this codec wrote; BitstreamError for
+        anything else."""
         container = self.unpack(data)
-        if container.meta.get("fingerprint") != self.fingerprint:
-            raise BitstreamError(f"this stream was written by codec {container.meta.get('name')!r} "
-                                 f"(weights {container.meta.get('fingerprint')}), not by {self.name!r} "
+        meta = container.meta
+        if meta.get("fingerprint") != self.fingerprint:
+            raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
+                                 f"(weights {meta.get('fingerprint')}), not by {self.name!r} "
                                  f"(weights {self.fingerprint}); load that codec to decode it")
-        if len(container.streams) != 1:
-            raise BitstreamError(f"corrupt {self.container_id} stream: expected one latent stream")
-        return container.meta, decompress_latent_stream(container.streams[0])
+        names = meta.get("extras", [])
+        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names)
+                or not set(names) <= self.extra_streams
+                or len(container.streams) != 1 + len(names)):
+            raise BitstreamError(f"corrupt {self.container_id} stream: its streams are not a latent stream and "
+                                 f"{', '.join(sorted(self.extra_streams)) or 'nothing else'}")
+        extras = dict(zip(names, container.streams[1:]))
+        return meta, decompress_latent_stream(container.streams[0]), extras
 
 
 @contextlib.contextmanager
@@ -158,7 +170,7 @@ def decompress_latent_stream(data: bytes) -> Tensor:
 
 def latent_stream_shape(container: bitstream.Container) -> list[int] | None:
     """The shape of the symbols in a codec stream's latent stream, read from its header (None if absent)."""
-    if len(container.streams) != 1:
+    if not container.streams:
         return None
     try:
         shape = bitstream.unpack(container.streams[0]).meta.get("shape")

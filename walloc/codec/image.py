@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .. import bitstream
+from ..entropy import predictive
 from ..errors import BitstreamError
+from ..media import Picture
 from ..metrics import bits_per_pixel
 from ..models import WallocImageModel
 from . import registry
@@ -38,26 +42,48 @@ class ImageCodec(WallocCodec):
     kind = "image"
     container_id = "walloc-image"
     plane_dims = 2
+    extra_streams = frozenset({"alpha", "icc"})
 
     def as_batch(self, images) -> Tensor:
-        """float (N, C, H, W) in [0, 1] on the codec's device from any accepted image input."""
+        """float (N, 3, H, W) in [0, 1] on the codec's device from any accepted image input: the colour the
+        latents code (grey as three equal channels; alpha, which travels beside the latents, left out)."""
+        colour = self._media(images).colour
+        return colour.expand(-1, 3, -1, -1) if colour.shape[1] == 1 else colour
+
+    def _media(self, images) -> _Media:
+        """The parts of any accepted image input: Pictures, PIL images, or tensors (N, C, H, W) / (C, H, W) with
+        C = 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA), uint8 or float in [0, 1]."""
+        if isinstance(images, Picture):
+            planes = images.pixels if images.alpha is None else torch.cat([images.pixels, images.alpha[None]])
+            return self._media(planes)._replace(bit_depth=images.bit_depth, icc=images.icc)
         if not isinstance(images, Tensor):
             images = images if isinstance(images, (list, tuple)) else [images]
-            arrays = [np.asarray(im.convert("RGB")) for im in images]
+            modes = {_pil_mode(im) for im in images}
+            if len(modes) != 1:
+                raise ValueError("PIL images in one batch must share a mode (grey, colour, alpha)")
+            mode = modes.pop()
+            if mode == "I;16":  # 16-bit grey, which convert() would clip to 8 bits
+                arrays = [np.asarray(im, dtype=np.float32) / 65535 for im in images]
+            else:
+                arrays = [np.asarray(im.convert(mode)) for im in images]
             if len({a.shape for a in arrays}) != 1:
                 raise ValueError("PIL images in one batch must share a size; compress them one by one")
-            images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+            stacked = np.stack(arrays)
+            images = torch.from_numpy(stacked[..., None] if stacked.ndim == 3 else stacked).permute(0, 3, 1, 2)
         if images.dim() == 3:
             images = images.unsqueeze(0)
-        if images.dim() != 4 or images.shape[1] != self.model.channels:
-            raise ValueError(f"expected images (N, {self.model.channels}, H, W), got shape {tuple(images.shape)}")
+        if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
+            raise ValueError(f"expected images (N, C, H, W) with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or "
+                             f"4 (RGBA), got shape {tuple(images.shape)}")
         if images.dtype == torch.uint8:
             images = images.float() / 255
         elif not images.is_floating_point():
             raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
         if images.shape[-1] == 0 or images.shape[-2] == 0:
             raise ValueError(f"empty image of shape {tuple(images.shape)}")
-        return images.to(self.device, torch.float32)
+        images = images.to(self.device, torch.float32)
+        alpha = images[:, -1:] if images.shape[1] in (2, 4) else None
+        return _Media(images[:, :3] if images.shape[1] >= 3 else images[:, :1], alpha, 8, None)
 
     def _pad(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
@@ -98,18 +124,44 @@ class ImageCodec(WallocCodec):
         return ATTENTION_WINDOW if max(grid) > GLOBAL_ATTENTION else None
 
     def compress(self, images) -> bytes:
-        """A walloc bitstream of the images (rounded latents, coded by the predictive latent coder)."""
-        x = self.as_batch(images)
-        latents = self.encode(x)
-        meta = {"size": list(x.shape[-2:])}
+        """A walloc bitstream of the images: rounded latents of the colour (coded by the predictive latent
+        coder); grey images are coded as colour and returned grey; an alpha channel travels beside the latents,
+        losslessly at the input's bit depth (8, or 16 for 16-bit Pictures); so does a Picture's ICC profile."""
+        media = self._media(images)
+        colour = media.colour.expand(-1, 3, -1, -1) if media.colour.shape[1] == 1 else media.colour
+        latents = self.encode(colour)
+        meta = {"size": list(colour.shape[-2:])}
         window = self.attention_window(tuple(latents.shape[-2:]))
         if window is not None:
             meta["attention_window"] = list(window)
-        return self._pack_latents(latents, meta)
+        if media.colour.shape[1] == 1:
+            meta["grey"] = True
+        if media.bit_depth != 8:
+            meta["bit_depth"] = media.bit_depth
+        extras = {}
+        if media.alpha is not None:
+            extras["alpha"] = _compress_alpha(media.alpha, media.bit_depth)
+        if media.icc:
+            extras["icc"] = bytes(media.icc)
+        return self._pack_latents(latents, meta, extras)
 
     def decompress(self, data: bytes) -> Tensor:
-        """Images (N, 3, H, W) in [0, 1], at the size they were compressed at."""
-        meta, latents = self._unpack_latents(data)
+        """Images (N, C, H, W) in [0, 1], at the size they were compressed at, with their channels: grey (C = 1)
+        or colour (3), then alpha when they had it."""
+        return self._decompress(data)[0]
+
+    def decompress_picture(self, data: bytes) -> Picture:
+        """The one image of a stream as a :class:`walloc.media.Picture` (pixels, alpha, bit depth, ICC profile),
+        ready for :func:`walloc.media.write_picture`."""
+        images, meta, extras = self._decompress(data)
+        if images.shape[0] != 1:
+            raise ValueError(f"this stream holds {images.shape[0]} images; decompress() returns them all")
+        alpha = images[0, -1].cpu() if "alpha" in extras else None
+        colour = images[0, :-1] if alpha is not None else images[0]
+        return Picture(colour.cpu(), alpha, meta.get("bit_depth", 8), extras.get("icc"))
+
+    def _decompress(self, data: bytes) -> tuple[Tensor, dict, dict[str, bytes]]:
+        meta, latents, extras = self._unpack_latents(data)
         size = meta.get("size")
         if (not _is_size(size) or latents.dim() != 4
                 or [-(-s // self.block) for s in size] != list(latents.shape[-2:])):
@@ -119,7 +171,16 @@ class ImageCodec(WallocCodec):
                                        and all(isinstance(v, int) for v in window)
                                        and 1 <= window[0] <= 1 << 16 and 0 <= window[1] <= 1 << 16):
             raise BitstreamError("corrupt walloc-image stream: bad attention window")
-        return self.decode(latents, size, None if window is None else tuple(window))
+        images = self.decode(latents, size, None if window is None else tuple(window))
+        if meta.get("grey", False) is True:
+            images = images.mean(1, keepdim=True)
+        if "alpha" in extras:
+            bit_depth = meta.get("bit_depth", 8)
+            if bit_depth not in (8, 16):
+                raise BitstreamError("corrupt walloc-image stream: bad bit depth")
+            alpha = _decompress_alpha(extras["alpha"], bit_depth, (images.shape[0], *size))
+            images = torch.cat([images, alpha.to(images.device)], 1)
+        return images, meta, extras
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
@@ -128,6 +189,40 @@ class ImageCodec(WallocCodec):
             return {}
         images = shape[0] if shape else 1
         return {"images": images, "bpp": bits_per_pixel(nbytes, images * size[0] * size[1])}
+
+
+class _Media(NamedTuple):
+    colour: Tensor  # float (N, 1 or 3, H, W)
+    alpha: Tensor | None  # float (N, 1, H, W)
+    bit_depth: int
+    icc: bytes | None
+
+
+# PIL modes -> the mode they are read in (grey, grey + alpha, colour, colour + alpha); others become RGB
+_PIL_MODES = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "PA": "RGBA", "RGBA": "RGBA", "RGBa": "RGBA",
+              "I;16": "I;16", "I;16B": "I;16", "I;16L": "I;16", "I": "I;16"}
+
+
+def _pil_mode(image) -> str:
+    if image.mode == "P" and "transparency" in image.info:
+        return "RGBA"
+    return _PIL_MODES.get(image.mode, "RGB")
+
+
+def _compress_alpha(alpha: Tensor, bit_depth: int) -> bytes:
+    """Alpha (N, 1, H, W) in [0, 1] at ``bit_depth`` levels, losslessly: one 8-bit plane, or for 16 bits the high
+    and low bytes as two, coded by the predictive coder."""
+    levels = torch.round(alpha.clamp(0, 1) * ((1 << bit_depth) - 1)).to(torch.int32).cpu()
+    planes = levels if bit_depth == 8 else torch.cat([levels >> 8, levels & 255], 1)
+    return predictive.compress_planes(planes, 8, 2)
+
+
+def _decompress_alpha(data: bytes, bit_depth: int, shape: tuple[int, int, int]) -> Tensor:
+    planes = predictive.decompress_planes(data)
+    if list(planes.shape) != [shape[0], 1 if bit_depth == 8 else 2, shape[1], shape[2]]:
+        raise BitstreamError("corrupt walloc-image stream: the alpha plane does not fit the image")
+    levels = planes[:, :1] if bit_depth == 8 else planes[:, :1] * 256 + planes[:, 1:]
+    return levels.float() / ((1 << bit_depth) - 1)
 
 
 def _is_size(size) -> bool:

@@ -184,7 +184,7 @@ class Music2LatentCodec(RateConversion, TrainedCodec):
 
     def _unpack_quantized(self, data: bytes) -> tuple[dict, Tensor]:
         """(header, int32 quantized latents (N, C, 64, L) in [-levels, levels]) of a stream of this codec."""
-        meta, symbols = self._unpack_symbols(data)
+        meta, symbols, _ = self._unpack_symbols(data)
         channels, length, bits = meta.get("channels"), meta.get("length"), meta.get("bits")
         if (not all(isinstance(v, int) for v in (channels, length, bits)) or channels < 1 or length < 1
                 or not 2 <= bits <= 12):

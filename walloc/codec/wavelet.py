@@ -50,17 +50,17 @@ class WallocCodec(TrainedCodec):
         """Rounded latents, as they travel in a bitstream."""
         return torch.round(latents)
 
-    def _pack_latents(self, latents: Tensor, meta: dict) -> bytes:
+    def _pack_latents(self, latents: Tensor, meta: dict, extras: dict[str, bytes] | None = None) -> bytes:
         symbols = to_symbols(self.quantize(latents), self.latent_bits)
-        return self._pack(meta, predictive.compress_planes(symbols, self.latent_bits, self.plane_dims))
+        return self._pack(meta, predictive.compress_planes(symbols, self.latent_bits, self.plane_dims), extras)
 
-    def _unpack_latents(self, data: bytes) -> tuple[dict, Tensor]:
-        """(header, rounded latents as float32 on the codec's device) of a stream of this codec."""
-        meta, symbols = self._unpack_symbols(data)
+    def _unpack_latents(self, data: bytes) -> tuple[dict, Tensor, dict[str, bytes]]:
+        """(header, rounded latents as float32 on the codec's device, extra streams) of a stream of this codec."""
+        meta, symbols, extras = self._unpack_symbols(data)
         if symbols.dim() < 3 or symbols.shape[1] != self.latent_dim:
             raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
                                  f"do not fit this codec's {self.latent_dim} channels")
-        return meta, from_symbols(symbols, self.latent_bits).to(self.device, torch.float32)
+        return meta, from_symbols(symbols, self.latent_bits).to(self.device, torch.float32), extras
 
     def quantized_latents(self, data: bytes) -> Tensor:
         """The rounded latents of a stream (int32, on the CPU): ``decompress(data)`` decodes exactly these."""
