@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,16 +20,6 @@ if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def pytest_report_header(config) -> list[str]:
     """The CPU and the instruction sets the kernels run: tolerances must hold on every one of them."""
     import torch
@@ -38,7 +27,8 @@ def pytest_report_header(config) -> list[str]:
     import walloc
 
     info = walloc.build_info()
-    return [f"cpu: {_cpu_model()}, {os.cpu_count()} cores; walloc kernels: {info['cpu_isa']}, torch: "
+    cpu = bench_module("common").device_name("cpu")
+    return [f"cpu: {cpu}, {os.cpu_count()} cores; walloc kernels: {info['cpu_isa']}, torch: "
             f"{torch.backends.cpu.get_cpu_capability()}, cuda kernels: {info['cuda']}"]
 
 

@@ -106,3 +106,37 @@ def test_console_entry_point_runs(codec_path, png, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "walloc", "decompress", str(png), str(tmp_path / "o.png")],
                          cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 1 and "not a walloc stream" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_folders_compress_in_one_call_past_bad_files(codec_path, png, tmp_path, capsys):
+    """A folder (recursive) into an output folder: relative paths kept, a corrupt file reported in one line and
+    skipped (exit 1 at the end), existing outputs refused without --force, and back again."""
+    photos = tmp_path / "photos"
+    for relative in ("a.png", "b.png", "sub/c.png"):
+        (photos / relative).parent.mkdir(parents=True, exist_ok=True)
+        (photos / relative).write_bytes(png.read_bytes())
+    (photos / "broken.png").write_bytes(b"not a png")
+    streams, back = tmp_path / "streams", tmp_path / "back"
+    capsys.readouterr()
+    assert main(["compress", str(photos), str(streams), "--codec", "tiny-image-0", "--workers", "2"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # besides the progress bar
+    assert len(err) == 1 and "broken.png" in err[0] and err[0].startswith("walloc compress: error:")
+    assert sorted(p.relative_to(streams).as_posix() for p in streams.rglob("*.wlc")) == [
+        "a.png.wlc", "b.png.wlc", "sub/c.png.wlc"]
+    assert main(["compress", str(photos / "a.png"), str(photos / "b.png"), str(streams),
+                 "--codec", "tiny-image-0"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["compress", str(photos / "a.png"), str(photos / "b.png"), str(streams),
+                 "--codec", "tiny-image-0", "--force"]) == 0
+    assert main(["decompress", str(streams), str(back)]) == 0
+    assert sorted(p.relative_to(back).as_posix() for p in back.rglob("*.png")) == ["a.png", "b.png", "sub/c.png"]
+    single = walloc_decompress_one(streams / "a.png.wlc", tmp_path / "one.png")
+    assert np.array_equal(np.asarray(Image.open(back / "a.png")), np.asarray(Image.open(single)))
+    capsys.readouterr()
+    assert main(["compress", str(photos / "a.png"), str(photos / "b.png"), str(png)]) == 1  # a file as the folder
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def walloc_decompress_one(stream, out):
+    assert main(["decompress", str(stream), str(out)]) == 0
+    return out

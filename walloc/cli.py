@@ -11,84 +11,47 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_CODECS = {"image": "rgb-16x", "audio": "stereo-17x", "video": "nervpp"}
+from .batch import DEFAULT_CODECS
+
 EXIT_USAGE, EXIT_ERROR = 2, 1
 # how `walloc info` rounds the rates of Codec.rate
 RATE_DIGITS = {"bpp": 4, "kbps": 2, "seconds": 3, "bits_per_frame": 1}
 
 
-def _codec_options(method, given: dict, codec_name: str) -> dict:
-    """The options the user gave (not None), refused with a one-line error where ``method`` takes none such."""
-    import inspect
-
-    parameters = inspect.signature(method).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    options = {k: v for k, v in given.items() if v is not None}
-    for option in options:
-        if option not in parameters and not takes_any:
-            raise ValueError(f"--{option.replace('_', '-')} does not apply to codec {codec_name!r}")
-    return options
+def _frame_size(text: str | None) -> tuple[int, int] | None:
+    """(height, width) from the CLI's WIDTHxHEIGHT."""
+    if not text:
+        return None
+    try:
+        width, height = (int(n) for n in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--frame-size must be WIDTHxHEIGHT, like 320x180; got {text!r}") from None
+    return height, width
 
 
-def _read_input(path: str, kind: str, args: argparse.Namespace) -> tuple[object, dict]:
-    """(media, compress options that come from the file) of an input file of ``kind``."""
-    from .media import read_audio, read_picture, read_video
+def _compress(args: argparse.Namespace) -> int:
+    from . import batch
 
-    if kind == "image":
-        return read_picture(path), {}  # as the file has it: grey, alpha, 16 bits, ICC profile, upright
-    if kind == "audio":
-        audio, sample_rate = read_audio(path)
-        return audio, {"sample_rate": sample_rate}
-    size = None
-    if args.frame_size:
-        width, height = (int(n) for n in args.frame_size.lower().split("x"))
-        size = (height, width)
-    frames, fps = read_video(path, size)
-    return frames, {"fps": fps}
+    options = {"bits": args.bits, "prune": args.prune, "epochs": args.epochs, "time_budget": args.time_budget}
+    failures = batch.compress_files(args.inputs, args.output, codec=args.codec, force=args.force,
+                                    workers=args.workers, device=args.device, video_size=args.size,
+                                    frame_size=_frame_size(args.frame_size), **options)
+    return _report(args, failures)
 
 
-def _compress(args: argparse.Namespace) -> None:
-    from . import NervCodec, load
-    from .media import media_kind
+def _decompress(args: argparse.Namespace) -> int:
+    from . import batch
 
-    kind = media_kind(args.input)
-    name = args.codec or DEFAULT_CODECS[kind]
-    # video codecs fit a network to each video, so there is no trained codec to load
-    codec = NervCodec(name, args.size, device=args.device) if kind == "video" else load(name, device=args.device)
-    if codec.kind != kind:
-        raise ValueError(f"codec {codec.name!r} codes {codec.kind}, but {args.input} is {kind}")
-    media, from_file = _read_input(args.input, kind, args)
-    given = {"bits": args.bits}
-    if kind == "video":
-        given.update(prune=args.prune, epochs=args.epochs, time_budget=args.time_budget)
-    data = codec.compress(media, **from_file, **_codec_options(codec.compress, given, codec.name))
-    Path(args.output).write_bytes(data)
-    rate = codec.rate(data)
-    shown = f"{rate['kbps']:.1f} kbps" if kind == "audio" else f"{rate['bpp']:.4f} bpp"
-    print(f"{args.input} -> {args.output}: {len(data)} bytes ({shown}, codec {codec.name})")
+    failures = batch.decompress_files(args.inputs, args.output, force=args.force, workers=args.workers,
+                                      device=args.device, steps=args.steps)
+    return _report(args, failures)
 
 
-def _decompress(args: argparse.Namespace) -> None:
-    from . import open_stream
-    from .media import media_kind, write_audio, write_picture, write_video
-
-    data = Path(args.input).read_bytes()
-    out_kind = media_kind(args.output)
-    codec = open_stream(data, device=args.device)
-    if out_kind != codec.kind:
-        raise ValueError(f"{args.input} holds {codec.kind}; {args.output} names a {out_kind} format")
-    options = _codec_options(codec.decompress, {"steps": args.steps}, codec.name)
-    if codec.kind == "image":  # with its alpha, bit depth and colour profile
-        write_picture(codec.decompress_picture(data), args.output)
-    else:
-        decoded = codec.decompress(data, **options)
-        if codec.kind == "video":
-            write_video(decoded, codec.fps, args.output)
-        elif decoded.shape[0] != 1:
-            raise ValueError(f"{args.input} holds {decoded.shape[0]} items; write them from Python")
-        else:
-            write_audio(decoded[0], codec.decoded_sample_rate(data), args.output)
-    print(f"{args.input} -> {args.output} (codec {codec.name})")
+def _report(args: argparse.Namespace, failures: list[str]) -> int:
+    """Prints one line per failed file; the exit status."""
+    for line in failures:
+        print(f"walloc {args.command}: error: {line}", file=sys.stderr)
+    return EXIT_ERROR if failures else 0
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -171,15 +134,22 @@ def _bench(args: argparse.Namespace) -> None:
     print(f"\nwrote {out / 'bench.json'}, rd-images.png, rd-audio.png")
 
 
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--workers", type=int, help="files processed at once (default: one per core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="walloc", description="WaLLoC learned compression for images and audio")
     parser.add_argument("--device", default=None, help="torch device for the codec (default: cpu)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("compress", help="compress an image (PNG/JPEG/WebP...), audio (WAV/FLAC/OGG) or video "
-                                             "(MP4/MKV...: fits a NeRV++ network) file")
-    p.add_argument("input")
+    p = commands.add_parser("compress", help="compress images (PNG/JPEG/WebP...), audio (WAV/FLAC/OGG) or video "
+                                             "(MP4/MKV...: fits a NeRV++ network): one file to OUTPUT, or files and "
+                                             "folders (recursively) into the folder OUTPUT")
+    p.add_argument("inputs", nargs="+", metavar="input")
     p.add_argument("output")
+    _batch_arguments(p)
     p.add_argument("--codec", help=f"codec name or folder (default: {DEFAULT_CODECS['image']} for images, "
                                    f"{DEFAULT_CODECS['audio']} for audio); video: {DEFAULT_CODECS['video']} "
                                    f"(default) or nerv")
@@ -193,9 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--frame-size", help="WIDTHxHEIGHT to resize frames to (e.g. 320x180)")
     p.set_defaults(run=_compress)
 
-    p = commands.add_parser("decompress", help="decode a walloc file; the format comes from OUTPUT's extension")
-    p.add_argument("input")
+    p = commands.add_parser("decompress", help="decode a walloc file (the format comes from OUTPUT's extension), or "
+                                               "files and folders of .wlc streams into the folder OUTPUT")
+    p.add_argument("inputs", nargs="+", metavar="input")
     p.add_argument("output")
+    _batch_arguments(p)
     p.add_argument("--steps", type=int, help="consistency steps of a Music2Latent decode (default 1)")
     p.set_defaults(run=_decompress)
 
@@ -223,15 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import BitstreamError
+    from .batch import FILE_ERRORS
 
     try:
-        args.run(args)
-    except (BitstreamError, ValueError, OSError, ImportError) as error:
+        return args.run(args) or 0
+    except FILE_ERRORS as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"walloc {args.command}: error: {message}", file=sys.stderr)
         return EXIT_ERROR
-    return 0
 
 
 if __name__ == "__main__":
