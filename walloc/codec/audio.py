@@ -11,12 +11,21 @@ from .. import bitstream
 from ..errors import BitstreamError
 from ..metrics import kbps
 from ..models import WallocAudioModel
+from ..windows import windows
 from . import registry
 from .base import exact_float32
 from .wavelet import WallocCodec
 
 REFERENCE_SAMPLE_RATE = 44100  # of the reference's released audio codecs, whose configs name none
 _MAX_SAMPLE_RATE = 1 << 20
+# Long audio runs through the networks in chunks of CHUNK latent frames (2**J samples each: 48 s at J = 9 and
+# 44.1 kHz), each with context on both sides that is computed and dropped, so memory stays that of one chunk.
+# The encoder reaches as far as the analysis wavelet's support (under 8 frames): with the signal taken as
+# periodic, as the whole-signal transform takes it, chunked latents are the whole signal's. The decoder's
+# convolutions and synthesis wavelet reach under 128 frames: inside the signal the chunks join bit for bit (on
+# stereo-17x), and only the first and last 4 frames differ, where the whole-signal synthesis wraps around.
+# Audio of up to CHUNK frames runs in one piece.
+CHUNK, ENCODE_CONTEXT, DECODE_CONTEXT = 4096, 16, 128
 
 
 def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
@@ -30,6 +39,16 @@ def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
     frames = audio.reshape(-1, audio.shape[-1]).T.detach().cpu().numpy().astype(np.float32)
     out = soxr.resample(np.ascontiguousarray(frames), from_rate, to_rate, quality="VHQ")
     return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], -1).to(audio.device)
+
+
+def _periodic(x: Tensor, start: int, end: int) -> Tensor:
+    """Samples [start, end) of ``x``'s last axis taken as periodic (start may be negative, end past the end)."""
+    length = x.shape[-1]
+    parts = [x[..., start % length:]] if start < 0 else []
+    parts.append(x[..., max(start, 0):min(end, length)])
+    if end > length:
+        parts.append(x[..., :end - length])
+    return torch.cat(parts, -1)
 
 
 def checked_rate(sample_rate) -> int:
@@ -134,8 +153,18 @@ class AudioCodec(RateConversion, WallocCodec):
         """Continuous latents (N * C / k, latent_dim, frames) for the codec's k channels, before rounding."""
         x = self._group(self._to_codec_rate(self.as_batch(audio), sample_rate)[0])
         x = F.pad(x, (0, -x.shape[-1] % self.block))
+        frames = x.shape[-1] // self.block  # latents: one per frame, and one more at each end
         with exact_float32():
-            return self.model.encode(self.model.to_signal(x))
+            if frames <= CHUNK:
+                return self.model.encode(self.model.to_signal(x))
+            pieces = []
+            for start, end, _, _ in windows(frames, CHUNK, 0):
+                segment = _periodic(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block)
+                latents = self.model.encode(self.model.to_signal(segment))
+                first = ENCODE_CONTEXT + 1  # frame i's latent is latent i + 1
+                pieces.append(latents[..., first:first + end - start])
+        # the end latents see only the encoder's padding: any chunk's are the whole signal's
+        return torch.cat([latents[..., :1], *pieces, latents[..., -1:]], -1)
 
     @torch.no_grad()
     def decode(self, latents: Tensor, channels: int | None = None, length: int | None = None) -> Tensor:
@@ -144,8 +173,14 @@ class AudioCodec(RateConversion, WallocCodec):
         latents = torch.as_tensor(latents, device=self.device, dtype=torch.float32)
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
+        frames = latents.shape[-1] - 2  # latent j + 1 decodes to frame j
+        pieces = []
         with exact_float32():
-            y = self.model.to_media(self.model.decode(latents))
+            for start, end, _, _ in windows(max(frames, 1), CHUNK, 0):
+                a, b = max(0, start - DECODE_CONTEXT), min(frames, end + DECODE_CONTEXT)
+                y = self.model.to_media(self.model.decode(latents[..., a:b + 2]))
+                pieces.append(y[..., (start - a) * self.block:(end - a) * self.block])
+        y = torch.cat(pieces, -1)
         y = y if channels is None else self._ungroup(y, channels)
         return y if length is None else y[..., :length]
 
