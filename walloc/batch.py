@@ -33,6 +33,7 @@ FILE_ERRORS = (BitstreamError, ValueError, OSError, ImportError)
 class Job:
     source: Path
     target: Path
+    named: bool = False  # the target was named by the caller (not derived from the source's name)
 
 
 def _sources(inputs: Iterable[str | Path], suffixes: tuple[str, ...]) -> list[tuple[Path, Path]]:
@@ -55,7 +56,7 @@ def plan(inputs: list[str | Path], output: str | Path, compress: bool, force: bo
     to decompress). ValueError, before any work, for targets that exist (unless ``force``) or collide."""
     output = Path(output)
     if len(inputs) == 1 and Path(inputs[0]).is_file() and not output.is_dir():
-        jobs = [Job(Path(inputs[0]), output)]
+        jobs = [Job(Path(inputs[0]), output, named=True)]
     else:
         if output.exists() and not output.is_dir():
             raise ValueError(f"{output} is a file; several inputs need an output folder")
@@ -190,7 +191,7 @@ def decompress_files(inputs: list[str | Path], output: str | Path, force: bool =
         data = job.source.read_bytes()
         codec = open_stream(data, device=device)
         target = job.target
-        if target.suffix.lower() not in MEDIA_SUFFIXES:
+        if not job.named and target.suffix.lower() not in MEDIA_SUFFIXES:
             target = target.with_name(target.name + DEFAULT_FORMATS[codec.kind])
             if target.exists() and not force:
                 raise ValueError(f"{target} exists; pass --force to overwrite")

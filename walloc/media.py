@@ -185,12 +185,27 @@ def _write_deep_colour(array: np.ndarray, path: str | Path) -> None:
             container.mux(packet)
 
 
+_AUDIO_BLOCK = 1 << 20  # samples per channel read or written at a time: long files pass through one copy only
+
+
 def read_audio(path: str | Path) -> tuple[Tensor, int]:
     """float32 (channels, samples) in [-1, 1] and the sample rate."""
     import soundfile
 
-    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    return torch.from_numpy(data.T.copy()), int(rate)
+    try:
+        file = soundfile.SoundFile(str(path))
+    except soundfile.SoundFileError as error:
+        raise ValueError(f"{path}: not an audio file walloc can read ({error})") from None
+    with file:
+        audio = torch.empty(file.channels, file.frames, dtype=torch.float32)
+        filled = 0
+        while filled < file.frames:
+            block = file.read(min(_AUDIO_BLOCK, file.frames - filled), dtype="float32", always_2d=True)
+            if not len(block):  # the header counted more frames than the file holds
+                break
+            audio[:, filled:filled + len(block)] = torch.from_numpy(block.T)
+            filled += len(block)
+        return audio[:, :filled], int(file.samplerate)
 
 
 def write_audio(audio: Tensor, rate: int, path: str | Path) -> None:
@@ -199,7 +214,9 @@ def write_audio(audio: Tensor, rate: int, path: str | Path) -> None:
 
     suffix = Path(path).suffix.lower()
     subtype = "VORBIS" if suffix in (".ogg", ".oga") else "PCM_16"
-    soundfile.write(str(path), audio.clamp(-1, 1).T.cpu().numpy(), rate, subtype=subtype)
+    with soundfile.SoundFile(str(path), "w", rate, audio.shape[0], subtype=subtype) as file:
+        for start in range(0, audio.shape[-1], _AUDIO_BLOCK):
+            file.write(audio[:, start:start + _AUDIO_BLOCK].clamp(-1, 1).T.cpu().numpy())
 
 
 def read_video(path: str | Path, size: tuple[int, int] | None = None) -> tuple[Tensor, float]:

@@ -41,13 +41,17 @@ def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], -1).to(audio.device)
 
 
-def _periodic(x: Tensor, start: int, end: int) -> Tensor:
-    """Samples [start, end) of ``x``'s last axis taken as periodic (start may be negative, end past the end)."""
-    length = x.shape[-1]
-    parts = [x[..., start % length:]] if start < 0 else []
-    parts.append(x[..., max(start, 0):min(end, length)])
-    if end > length:
-        parts.append(x[..., :end - length])
+def _periodic(x: Tensor, start: int, end: int, period: int) -> Tensor:
+    """Samples [start, end) of ``x``'s last axis zero-padded to ``period`` and taken as periodic (start may be
+    negative, end past the period), without copying the rest of ``x``."""
+    def span(a: int, b: int) -> Tensor:  # [a, b) within one period
+        piece = x[..., a:min(b, x.shape[-1])]
+        return F.pad(piece, (0, (b - a) - piece.shape[-1]))
+
+    parts = [span(start % period, period)] if start < 0 else []
+    parts.append(span(max(start, 0), min(end, period)))
+    if end > period:
+        parts.append(span(0, end - period))
     return torch.cat(parts, -1)
 
 
@@ -152,14 +156,14 @@ class AudioCodec(RateConversion, WallocCodec):
     def encode(self, audio: Tensor, sample_rate: int | None = None) -> Tensor:
         """Continuous latents (N * C / k, latent_dim, frames) for the codec's k channels, before rounding."""
         x = self._group(self._to_codec_rate(self.as_batch(audio), sample_rate)[0])
-        x = F.pad(x, (0, -x.shape[-1] % self.block))
-        frames = x.shape[-1] // self.block  # latents: one per frame, and one more at each end
+        frames = -(-x.shape[-1] // self.block)  # latents: one per frame, and one more at each end
         with exact_float32():
             if frames <= CHUNK:
-                return self.model.encode(self.model.to_signal(x))
+                return self.model.encode(self.model.to_signal(F.pad(x, (0, -x.shape[-1] % self.block))))
             pieces = []
             for start, end, _, _ in windows(frames, CHUNK, 0):
-                segment = _periodic(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block)
+                segment = _periodic(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block,
+                                    frames * self.block)
                 latents = self.model.encode(self.model.to_signal(segment))
                 first = ENCODE_CONTEXT + 1  # frame i's latent is latent i + 1
                 pieces.append(latents[..., first:first + end - start])
@@ -174,13 +178,16 @@ class AudioCodec(RateConversion, WallocCodec):
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
         frames = latents.shape[-1] - 2  # latent j + 1 decodes to frame j
-        pieces = []
         with exact_float32():
-            for start, end, _, _ in windows(max(frames, 1), CHUNK, 0):
-                a, b = max(0, start - DECODE_CONTEXT), min(frames, end + DECODE_CONTEXT)
-                y = self.model.to_media(self.model.decode(latents[..., a:b + 2]))
-                pieces.append(y[..., (start - a) * self.block:(end - a) * self.block])
-        y = torch.cat(pieces, -1)
+            if frames <= CHUNK:
+                y = self.model.to_media(self.model.decode(latents))
+            else:  # into one output tensor, so that long audio is held once
+                y = latents.new_empty(latents.shape[0], self.model.channels, frames * self.block)
+                for start, end, _, _ in windows(frames, CHUNK, 0):
+                    a, b = max(0, start - DECODE_CONTEXT), min(frames, end + DECODE_CONTEXT)
+                    piece = self.model.to_media(self.model.decode(latents[..., a:b + 2]))
+                    y[..., start * self.block:end * self.block] = piece[..., (start - a) * self.block:
+                                                                         (end - a) * self.block]
         y = y if channels is None else self._ungroup(y, channels)
         return y if length is None else y[..., :length]
 
