@@ -140,3 +140,18 @@ def test_folders_compress_in_one_call_past_bad_files(codec_path, png, tmp_path, 
 def walloc_decompress_one(stream, out):
     assert main(["decompress", str(stream), str(out)]) == 0
     return out
+
+
+@pytest.mark.parametrize("suffix, subtype", [(".wav", "PCM_24"), (".wav", "FLOAT"), (".wav", "PCM_U8"),
+                                             (".mp3", None), (".ogg", None)])
+def test_audio_files_of_every_common_kind(codec_path, tmp_path, suffix, subtype):
+    """8/16/24-bit and float WAV, MP3 and Ogg in, the same kind out, at the input's length."""
+    source, stream, out = tmp_path / f"in{suffix}", tmp_path / "x.wlc", tmp_path / f"out{suffix}"
+    t = np.arange(22050) / 44100
+    soundfile.write(source, np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], -1) * 0.3,
+                    44100, subtype=subtype)
+    assert main(["compress", str(source), str(stream), "--codec", "tiny-audio-0"]) == 0
+    assert main(["decompress", str(stream), str(out)]) == 0
+    decoded, rate = soundfile.read(out)
+    frames = soundfile.info(source).frames
+    assert rate == 44100 and decoded.shape[1] == 2 and abs(decoded.shape[0] - frames) <= 2048  # codec priming

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi")
 
 
@@ -209,11 +209,12 @@ def read_audio(path: str | Path) -> tuple[Tensor, int]:
 
 
 def write_audio(audio: Tensor, rate: int, path: str | Path) -> None:
-    """Writes float (channels, samples) in [-1, 1]; the format comes from the suffix (16-bit PCM for WAV/FLAC)."""
+    """Writes float (channels, samples) in [-1, 1]; the format comes from the suffix (16-bit PCM for WAV, FLAC and
+    AIFF; Vorbis, Opus or MP3 for those)."""
     import soundfile
 
     suffix = Path(path).suffix.lower()
-    subtype = "VORBIS" if suffix in (".ogg", ".oga") else "PCM_16"
+    subtype = {".ogg": "VORBIS", ".oga": "VORBIS", ".opus": "OPUS", ".mp3": "MPEG_LAYER_III"}.get(suffix, "PCM_16")
     with soundfile.SoundFile(str(path), "w", rate, audio.shape[0], subtype=subtype) as file:
         for start in range(0, audio.shape[-1], _AUDIO_BLOCK):
             file.write(audio[:, start:start + _AUDIO_BLOCK].clamp(-1, 1).T.cpu().numpy())
