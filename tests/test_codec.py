@@ -202,8 +202,10 @@ def test_large_images_window_the_attention_and_say_so_in_the_stream(codec_path):
 
 
 def test_long_audio_runs_in_chunks_that_join_to_the_whole(codec_path, monkeypatch):
-    """Chunked encoding gives the whole signal's latents bit for bit; chunked decoding the whole signal's audio
-    except the first and last few frames, where the whole-signal synthesis wraps around."""
+    """Chunked encoding gives the whole signal's latents, chunked decoding the whole signal's audio except the
+    first and last few frames (where the whole-signal synthesis wraps around), both to float32 rounding: the
+    convolutions may block a chunk and the whole signal differently (bit for bit with AVX-512 kernels, not with
+    AVX2 ones)."""
     import walloc.codec.audio as audio_codec
 
     codec = walloc.load("tiny-audio-0")
@@ -212,7 +214,7 @@ def test_long_audio_runs_in_chunks_that_join_to_the_whole(codec_path, monkeypatc
     whole_latents = codec.encode(x)
     whole = codec.decode(torch.round(whole_latents))
     monkeypatch.setattr(audio_codec, "CHUNK", 128)
-    assert torch.equal(codec.encode(x), whole_latents)
+    assert (codec.encode(x) - whole_latents).abs().max() <= 1e-5 * whole_latents.abs().max()
     chunked = codec.decode(torch.round(whole_latents))
     assert chunked.shape == whole.shape
     edge = 8 * 32

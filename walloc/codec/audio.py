@@ -21,9 +21,10 @@ _MAX_SAMPLE_RATE = 1 << 20
 # Long audio runs through the networks in chunks of CHUNK latent frames (2**J samples each: 48 s at J = 9 and
 # 44.1 kHz), each with context on both sides that is computed and dropped, so memory stays that of one chunk.
 # The encoder reaches as far as the analysis wavelet's support (under 8 frames): with the signal taken as
-# periodic, as the whole-signal transform takes it, chunked latents are the whole signal's. The decoder's
-# convolutions and synthesis wavelet reach under 128 frames: inside the signal the chunks join bit for bit (on
-# stereo-17x), and only the first and last 4 frames differ, where the whole-signal synthesis wraps around.
+# periodic, as the whole-signal transform takes it, chunked latents are the whole signal's (to float32 rounding;
+# bit for bit with AVX-512 kernels). The decoder's convolutions and synthesis wavelet reach under 128 frames:
+# inside the signal the chunks join as exactly, and only the first and last 4 frames differ, where the
+# whole-signal synthesis wraps around.
 # Audio of up to CHUNK frames runs in one piece.
 CHUNK, ENCODE_CONTEXT, DECODE_CONTEXT = 4096, 16, 128
 
