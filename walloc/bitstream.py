@@ -8,7 +8,7 @@ Layout (little-endian)::
     meta_length  4   bytes of the JSON metadata (at most 1 MiB)
     streams      4   number of payload streams (at most 65536)
     total        8   length of the whole container, these 8 bytes and the checksums included
-    meta         *   UTF-8 JSON object: "codec" (the codec id), shapes, model tables, whatever the codec needs
+    meta         *   UTF-8 JSON object: "codec" (the container id), shapes, model tables, whatever the writer needs
     directory    8 * streams   length of each stream
     header_crc   4   CRC-32 of everything above
     payload      *   the streams, back to back (entropy-coded chunks carry their own offsets)
@@ -16,7 +16,7 @@ Layout (little-endian)::
 
 Anything else raises :class:`walloc.BitstreamError` naming the problem: wrong magic or version, truncation,
 trailing bytes, lengths that do not add up, checksum mismatches, metadata that is not a JSON object with a
-codec id. Every length is checked against the bytes actually present before anything is allocated.
+container id. Every length is checked against the bytes actually present before anything is allocated.
 """
 
 from __future__ import annotations
@@ -38,20 +38,27 @@ _CRC = struct.Struct("<I")
 
 @dataclass
 class Container:
-    """A decoded container: the codec id, its metadata and its payload streams."""
+    """A decoded container: its container id (what wrote it: a codec or an entropy coder), its metadata and its
+    payload streams."""
 
-    codec: str
+    container_id: str
     meta: dict = field(default_factory=dict)
     streams: list[bytes] = field(default_factory=list)
 
+    @property
+    def codec(self) -> str:
+        """The container id under the name of its JSON key (``"codec"``), kept for code that reads it so."""
+        return self.container_id
 
-def pack(codec: str, meta: dict | None = None, streams: list[bytes] | None = None) -> bytes:
-    """Serialises a container. ``meta`` must be JSON-serialisable; ``codec`` is stored under ``"codec"``."""
+
+def pack(container_id: str, meta: dict | None = None, streams: list[bytes] | None = None) -> bytes:
+    """Serialises a container. ``meta`` must be JSON-serialisable; ``container_id`` is stored under
+    ``"codec"``."""
     meta = dict(meta or {})
     streams = [bytes(s) for s in (streams or [])]
-    if not isinstance(codec, str) or not codec:
-        raise ValueError("codec id must be a non-empty string")
-    meta["codec"] = codec
+    if not isinstance(container_id, str) or not container_id:
+        raise ValueError("container id must be a non-empty string")
+    meta["codec"] = container_id
     meta_bytes = json.dumps(meta, separators=(",", ":"), sort_keys=True).encode()
     if len(meta_bytes) > MAX_META_BYTES:
         raise ValueError(f"container metadata is {len(meta_bytes)} bytes; the limit is {MAX_META_BYTES}")
@@ -67,8 +74,10 @@ def pack(codec: str, meta: dict | None = None, streams: list[bytes] | None = Non
     return b"".join([header, _CRC.pack(zlib.crc32(header)), payload, _CRC.pack(zlib.crc32(payload))])
 
 
-def unpack(data: bytes, codec: str | None = None) -> Container:
-    """Parses and verifies a container; with ``codec`` given, also checks that it holds that codec."""
+def unpack(data: bytes, container_id: str | None = None, *, codec: str | None = None) -> Container:
+    """Parses and verifies a container; with ``container_id`` given (``codec``, its earlier name), also checks
+    that the container has that id."""
+    container_id = container_id if container_id is not None else codec
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"a walloc bitstream is bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -105,8 +114,8 @@ def unpack(data: bytes, codec: str | None = None) -> Container:
         raise BitstreamError(f"corrupt walloc stream: metadata is not JSON ({err})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("codec"), str):
         raise BitstreamError("corrupt walloc stream: metadata has no codec id")
-    if codec is not None and meta["codec"] != codec:
-        raise BitstreamError(f"this stream holds codec {meta['codec']!r}, not {codec!r}")
+    if container_id is not None and meta["codec"] != container_id:
+        raise BitstreamError(f"this stream holds codec {meta['codec']!r}, not {container_id!r}")
     streams, start = [], 0
     for n in lengths:
         streams.append(payload[start : start + n])

@@ -61,14 +61,14 @@ def _info(args: argparse.Namespace) -> None:
 
     data = Path(args.input).read_bytes()
     container = bitstream.unpack(data)
-    info = {"codec": container.codec, "bytes": len(data), "streams": [len(s) for s in container.streams],
+    info = {"codec": container.container_id, "bytes": len(data), "streams": [len(s) for s in container.streams],
             **container.meta}
     try:  # the coder of a codec's first stream, where that is a walloc container (latents or weights)
-        info["latent_coder"] = bitstream.unpack(container.streams[0]).codec
+        info["latent_coder"] = bitstream.unpack(container.streams[0]).container_id
     except (BitstreamError, IndexError):
         pass
     try:
-        rates = registry.by_container_id(container.codec).codec_class.rate(data)
+        rates = registry.by_container_id(container.container_id).codec_class.rate(data)
     except BitstreamError:  # a walloc container that is not a codec stream (an entropy coder's own)
         rates = {}
     info.update({k: round(v, RATE_DIGITS[k]) if k in RATE_DIGITS else v for k, v in rates.items()})

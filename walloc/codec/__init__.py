@@ -89,7 +89,7 @@ def load_reference(checkpoint_path: str | Path, config_path: str | Path, device=
 def open_stream(data: bytes, device=None) -> Codec:
     """The codec that decodes ``data``: the installed codec its header names, or for video the network the
     stream holds."""
-    return registry.by_container_id(bitstream.unpack(data).codec).codec_class.from_stream(data, device)
+    return registry.by_container_id(bitstream.unpack(data).container_id).codec_class.from_stream(data, device)
 
 
 def decompress(data: bytes, device=None, **options) -> torch.Tensor:

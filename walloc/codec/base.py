@@ -81,7 +81,7 @@ class Codec(abc.ABC):
     @classmethod
     def unpack(cls, data: bytes) -> bitstream.Container:
         """The verified container of a stream of this codec kind (BitstreamError otherwise)."""
-        return bitstream.unpack(data, codec=cls.container_id)
+        return bitstream.unpack(data, cls.container_id)
 
     @classmethod
     @abc.abstractmethod
@@ -162,8 +162,8 @@ def exact_float32() -> Iterator[None]:
 def decompress_latent_stream(data: bytes) -> Tensor:
     """The symbols of a codec stream's latent stream: predictive (written now) or adaptive-histogram (written
     by walloc before the predictive coder; still read)."""
-    coder = bitstream.unpack(data).codec
-    if coder == adaptive.CODEC_ID:
+    coder = bitstream.unpack(data).container_id
+    if coder == adaptive.CONTAINER_ID:
         return adaptive.decompress_symbols(data)
     return predictive.decompress_planes(data)
 
@@ -184,5 +184,5 @@ def stream_codec_name(data: bytes) -> tuple[str, str]:
     container = bitstream.unpack(data)
     name = container.meta.get("name")
     if not isinstance(name, str):
-        raise BitstreamError(f"this walloc stream ({container.codec}) names no codec")
-    return container.codec, name
+        raise BitstreamError(f"this walloc stream ({container.container_id}) names no codec")
+    return container.container_id, name

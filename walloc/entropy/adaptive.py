@@ -26,7 +26,7 @@ from .rans import rans_decode, rans_encode, stream_symbol_count
 from .side_info import deflate, inflate
 from .tables import quantize_pmf
 
-CODEC_ID = "walloc-adaptive-histogram"
+CONTAINER_ID = "walloc-adaptive-histogram"
 PREDICTORS = ("none", "left", "up", "plane")
 _LOG_STEPS = 2  # table counts are sent as round(2 * log2(1 + count)): within 19% of the true count
 _MAX_DIMS = 8
@@ -124,12 +124,12 @@ def compress_symbols(symbols: Tensor, bits: int = 8, predictor: str = "auto") ->
     indexes = torch.arange(channels, dtype=torch.int32).view(1, -1, *([1] * (symbols.dim() - 2))).expand_as(symbols)
     payload = rans_encode(residuals.to(torch.int32), indexes, cdfs, lengths, offsets)
     meta = {"shape": list(symbols.shape), "bits": bits, "predictor": chosen}
-    return bitstream.pack(CODEC_ID, meta, [deflate(levels.numpy().tobytes()), payload])
+    return bitstream.pack(CONTAINER_ID, meta, [deflate(levels.numpy().tobytes()), payload])
 
 
 def decompress_symbols(data: bytes) -> Tensor:
     """Inverse of :func:`compress_symbols`: int32 latents. Raises :class:`walloc.BitstreamError` on bad input."""
-    container = bitstream.unpack(data, codec=CODEC_ID)
+    container = bitstream.unpack(data, CONTAINER_ID)
     meta = container.meta
     try:
         shape = [int(s) for s in meta["shape"]]

@@ -34,7 +34,7 @@ from ..ops import kernels
 from .rans import rans_encode, stream_symbol_count
 from .side_info import deflate, inflate
 
-CODEC_ID = "walloc-predictive"
+CONTAINER_ID = "walloc-predictive"
 NEIGHBOURS = 6
 WEIGHT_SHIFT = 6
 BINS = 24
@@ -193,12 +193,12 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     payload = rans_encode(errors, indexes, *laplace_tables())
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}
-    return bitstream.pack(CODEC_ID, meta, [deflate(side), payload])
+    return bitstream.pack(CONTAINER_ID, meta, [deflate(side), payload])
 
 
 def decompress_planes(data: bytes) -> Tensor:
     """Inverse of :func:`compress_planes`: int32 latents. Raises :class:`walloc.BitstreamError` on bad input."""
-    container = bitstream.unpack(data, codec=CODEC_ID)
+    container = bitstream.unpack(data, CONTAINER_ID)
     meta = container.meta
     try:
         shape = [int(s) for s in meta["shape"]]
