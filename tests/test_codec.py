@@ -220,3 +220,20 @@ def test_long_audio_runs_in_chunks_that_join_to_the_whole(codec_path, monkeypatc
     edge = 8 * 32
     # float32 rounding only (convolutions block long and short inputs differently); too little context: 1e-2
     assert (chunked - whole)[..., edge:-edge].abs().max() <= 1e-4 * whole.abs().max()
+
+
+def test_int16_audio_codes_as_its_float_samples(codec_path, tmp_path):
+    """int16 samples (what read_audio(int16=True) gives for 16-bit files: half the memory) code exactly as the
+    float samples libsndfile would give, k / 32768."""
+    import soundfile
+
+    from walloc.media import read_audio
+
+    codec = walloc.load("tiny-audio-0")
+    samples = torch.randint(-32768, 32768, (2, 5000), generator=torch.Generator().manual_seed(0)).to(torch.int16)
+    assert codec.compress(samples) == codec.compress(samples.float() / 32768)
+    path = tmp_path / "pcm16.wav"
+    soundfile.write(path, samples.T.numpy(), 44100, subtype="PCM_16")
+    as_int, _ = read_audio(path, int16=True)
+    as_float, _ = read_audio(path)
+    assert as_int.dtype == torch.int16 and torch.equal(as_int, samples) and torch.equal(as_float, samples / 32768)

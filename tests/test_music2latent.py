@@ -214,7 +214,7 @@ def test_bad_arguments_are_refused(tiny_codec):
     with pytest.raises(ValueError, match="bits"):
         tiny_codec.compress(torch.zeros(1, 1, 100), bits=1)
     with pytest.raises(ValueError, match="float"):
-        tiny_codec.encode(torch.zeros(1, 1, 100, dtype=torch.int16))
+        tiny_codec.encode(torch.zeros(1, 1, 100, dtype=torch.int32))
     with pytest.raises(ValueError, match="latents"):
         tiny_codec.decode(torch.zeros(1, 1, 32, 3))
     with pytest.raises(ValueError, match="steps"):

@@ -132,7 +132,7 @@ def read_media(path: Path, kind: str, frame_size: tuple[int, int] | None = None)
     if kind == "image":
         return read_picture(path), {}  # as the file has it: grey, alpha, 16 bits, ICC profile, upright
     if kind == "audio":
-        audio, sample_rate = read_audio(path)
+        audio, sample_rate = read_audio(path, int16=True)  # the codecs take int16: half the memory of long audio
         return audio, {"sample_rate": sample_rate}
     frames, fps = read_video(path, frame_size)
     return frames, {"fps": fps}

@@ -53,15 +53,16 @@ inline Prediction predict(const int32_t* values, const int8_t* weights, int64_t 
   return {floor, int32_t((total - floor * (int64_t(1) << kWeightShift)) >> (kWeightShift - 2))};
 }
 
-// What the activity counts of a coded error: its distance from the nearest integer prediction.
-inline int64_t magnitude(int64_t error, int32_t quarter) {
+// What the activity counts of a coded error: its distance from the nearest integer prediction. Stored as int32:
+// a 15-bit value minus a prediction of six int8-weighted neighbours (in 1/64) stays under 2**20.
+inline int32_t magnitude(int64_t error, int32_t quarter) {
   const int64_t nearest = error - (quarter >> 1);
-  return nearest < 0 ? -nearest : nearest;
+  return int32_t(nearest < 0 ? -nearest : nearest);
 }
 
 // The activity bin of (y, x) from the magnitudes of its plane's causal neighbours and, where the plane has a
 // previous channel (previous != nullptr), the magnitude at the same place there.
-inline int32_t context_bin(const int64_t* magnitudes, const int64_t* previous, int64_t width, int64_t y, int64_t x,
+inline int32_t context_bin(const int32_t* magnitudes, const int32_t* previous, int64_t width, int64_t y, int64_t x,
                            int bins) {
   int64_t e[kNeighbours];
   neighbours(magnitudes, width, y, x, e);
@@ -82,7 +83,7 @@ class PlaneModel {
     const int64_t plane = g / plane_size_, r = g - plane * plane_size_;
     const int64_t y = r / p_.width, x = r - y * p_.width;
     const Prediction pred = predict(values_ + plane * plane_size_, p_.weights + plane * kNeighbours, p_.width, y, x);
-    const int64_t* m = magnitudes_.data() + plane * plane_size_;
+    const int32_t* m = magnitudes_.data() + plane * plane_size_;
     const int32_t bin = context_bin(m, plane % p_.channels != 0 ? m - plane_size_ : nullptr, p_.width, y, x, p_.bins);
     return {pred, p_.scales[plane * p_.bins + bin] * p_.centres + pred.quarter};
   }
@@ -99,7 +100,7 @@ class PlaneModel {
  private:
   const Planes& p_;
   int32_t* values_;  // centred
-  std::vector<int64_t> magnitudes_;
+  std::vector<int32_t> magnitudes_;
   int64_t plane_size_;
 };
 
@@ -165,8 +166,8 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
   check_planes(p);
   const int64_t plane_size = p.height * p.width, half = int64_t(1) << (p.bits - 1);
   // The symbols are known, so predictions and magnitudes need no order: planes in parallel, then contexts.
-  std::vector<int64_t> magnitudes(size_t(p.count * plane_size));
-  std::vector<int32_t> quarters(size_t(p.count * plane_size));
+  // contexts holds each prediction's quarter until the second pass adds the activity bin
+  std::vector<int32_t> magnitudes(size_t(p.count * plane_size));
   std::atomic<bool> out_of_range{false};
   parallel_for_with_scratch(p.count, threads, [&] { return std::vector<int32_t>(plane_size); },
                             [&](std::vector<int32_t>& v, int64_t plane) {
@@ -178,7 +179,7 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
         const int64_t error = int64_t(v[size_t(i)]) - pred.floor;
         if (v[size_t(i)] < -half || v[size_t(i)] >= half) out_of_range = true;
         errors[base + i] = int32_t(error);
-        quarters[size_t(base + i)] = pred.quarter;
+        contexts[base + i] = pred.quarter;
         magnitudes[size_t(base + i)] = magnitude(error, pred.quarter);
       }
     }
@@ -186,11 +187,11 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
   if (out_of_range) throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
   parallel_for_with_scratch(p.count, threads, [] { return 0; }, [&](int&, int64_t plane) {
     const int64_t base = plane * plane_size;
-    const int64_t* m = magnitudes.data() + base;
-    const int64_t* previous = plane % p.channels != 0 ? m - plane_size : nullptr;
+    const int32_t* m = magnitudes.data() + base;
+    const int32_t* previous = plane % p.channels != 0 ? m - plane_size : nullptr;
     for (int64_t y = 0, i = 0; y < p.height; ++y) {
       for (int64_t x = 0; x < p.width; ++x, ++i) {
-        contexts[base + i] = context_bin(m, previous, p.width, y, x, p.bins) * p.centres + quarters[size_t(base + i)];
+        contexts[base + i] += context_bin(m, previous, p.width, y, x, p.bins) * p.centres;
       }
     }
   });

@@ -42,6 +42,11 @@ def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], -1).to(audio.device)
 
 
+def as_float(audio: Tensor) -> Tensor:
+    """float32 samples in [-1, 1] of float or int16 audio."""
+    return audio.float() / 32768 if audio.dtype == torch.int16 else audio
+
+
 def _periodic(x: Tensor, start: int, end: int, period: int) -> Tensor:
     """Samples [start, end) of ``x``'s last axis zero-padded to ``period`` and taken as periodic (start may be
     negative, end past the period), without copying the rest of ``x``."""
@@ -76,7 +81,7 @@ class RateConversion:
         if sample_rate is None or checked_rate(sample_rate) == self.sample_rate:
             return audio, {}
         input_rate = checked_rate(sample_rate)
-        return resample(audio, input_rate, self.sample_rate), {"input_rate": input_rate,
+        return resample(as_float(audio), input_rate, self.sample_rate), {"input_rate": input_rate,
                                                                "input_length": audio.shape[-1]}
 
     def _input_rate(self, meta: dict) -> int | None:
@@ -129,13 +134,17 @@ class AudioCodec(RateConversion, WallocCodec):
         return {**super()._describe(), "sample_rate": self.sample_rate}
 
     def as_batch(self, audio: Tensor) -> Tensor:
+        """(N, C, T) on the codec's device: float32, or int16 samples kept as they are (half the memory of
+        long audio; each chunk is scaled by 1 / 32768 as it is encoded, as libsndfile scales them)."""
         audio = torch.as_tensor(audio)
         if audio.dim() == 2:
             audio = audio.unsqueeze(0)
         if audio.dim() != 3 or audio.shape[-1] == 0:
             raise ValueError(f"expected audio (N, C, T) with T > 0, got shape {tuple(audio.shape)}")
+        if audio.dtype == torch.int16:
+            return audio.to(self.device)
         if not audio.is_floating_point():
-            raise ValueError(f"audio must be float in [-1, 1], got {audio.dtype}")
+            raise ValueError(f"audio must be float in [-1, 1] or int16, got {audio.dtype}")
         return audio.to(self.device, torch.float32)
 
     def _group(self, x: Tensor) -> Tensor:
@@ -160,12 +169,12 @@ class AudioCodec(RateConversion, WallocCodec):
         frames = -(-x.shape[-1] // self.block)  # latents: one per frame, and one more at each end
         with exact_float32():
             if frames <= CHUNK:
-                return self.model.encode(self.model.to_signal(F.pad(x, (0, -x.shape[-1] % self.block))))
+                return self.model.encode(self.model.to_signal(as_float(F.pad(x, (0, -x.shape[-1] % self.block)))))
             pieces = []
             for start, end, _, _ in windows(frames, CHUNK, 0):
                 segment = _periodic(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block,
                                     frames * self.block)
-                latents = self.model.encode(self.model.to_signal(segment))
+                latents = self.model.encode(self.model.to_signal(as_float(segment)))
                 first = ENCODE_CONTEXT + 1  # frame i's latent is latent i + 1
                 pieces.append(latents[..., first:first + end - start])
         # the end latents see only the encoder's padding: any chunk's are the whole signal's

@@ -32,7 +32,7 @@ from ..models.music2latent import (
 from ..windows import blend as _blend
 from ..windows import windows as _windows
 from . import registry
-from .audio import RateConversion, stream_kbps
+from .audio import RateConversion, as_float, stream_kbps
 from .base import Codec, TrainedCodec, exact_float32
 
 LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
@@ -112,8 +112,10 @@ class Music2LatentCodec(RateConversion, TrainedCodec):
             audio = audio.unsqueeze(0)
         if audio.dim() != 3 or audio.shape[-1] == 0 or audio.shape[1] == 0:
             raise ValueError(f"expected audio (N, C, T) with C, T > 0, got shape {tuple(audio.shape)}")
-        if not audio.is_floating_point():
-            raise ValueError(f"audio must be float in [-1, 1], got {audio.dtype}")
+        if audio.dtype == torch.int16:
+            audio = as_float(audio)
+        elif not audio.is_floating_point():
+            raise ValueError(f"audio must be float in [-1, 1] or int16, got {audio.dtype}")
         return audio.to(self.device, torch.float32)
 
     # --- continuous latents ----------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class FactorizedPriorTask(Task):
         if self.val_data is None:
             return {}
         generator = torch.Generator().manual_seed(1234)
-        results = [self._rate_distortion(WallocImageModel.to_media(self.val_data.sample(4, generator).to(self.device))) for _ in range(2)]
+        results = [self._rate_distortion(WallocImageModel.to_media(self.val_data.sample(4, generator).to(self.device)))
+                   for _ in range(2)]
         return {"val_psnr_db": psnr_from_mse(sum(m.item() for m, _ in results) / 2),
                 "val_rate": sum(r.item() for _, r in results) / 2}
 
