@@ -81,10 +81,12 @@ def test_exif_orientation_is_applied(codec_path, tmp_path):
     assert Image.open(_round_trip(codec_path, source, tmp_path)).size == (40, 56)
 
 
-def test_the_icc_profile_comes_back(codec_path, tmp_path):
+def test_the_icc_profile_comes_back_unless_it_is_srgb(codec_path, tmp_path):
     from PIL import ImageCms
 
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    source = tmp_path / "profiled.png"
-    Image.fromarray(_gradient().astype(np.uint8)).save(source, icc_profile=icc)
-    assert Image.open(_round_trip(codec_path, source, tmp_path)).info.get("icc_profile") == icc
+    for space, carried in (("LAB", True), ("sRGB", False)):
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile(space)).tobytes()
+        source = tmp_path / f"profiled-{space}.png"
+        Image.fromarray(_gradient().astype(np.uint8)).save(source, icc_profile=icc)
+        out = _round_trip(codec_path, source, tmp_path / space)
+        assert Image.open(out).info.get("icc_profile") == (icc if carried else None)

@@ -82,11 +82,12 @@ _EIGHT_BIT = {"1": "L", "L": "L", "P": "RGB", "LA": "LA", "La": "LA", "PA": "RGB
 
 def read_picture(path: str | Path) -> Picture:
     """A picture file as it is: EXIF orientation applied, grey kept grey, alpha kept, 16-bit samples at full
-    precision (16-bit colour PNG and TIFF through PyAV, which Pillow reads only at 8 bits), the ICC profile."""
+    precision (16-bit colour PNG and TIFF through PyAV, which Pillow reads only at 8 bits), the ICC profile
+    (unless it is sRGB's, which a file without one means)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as image:
-        icc = image.info.get("icc_profile") or None
+        icc = _non_srgb_profile(image.info.get("icc_profile"))
         orientation = image.getexif().get(0x0112, 1)
         if _deep_colour(image, path):
             return _read_deep_colour(path, orientation, icc)
@@ -107,6 +108,22 @@ def read_picture(path: str | Path) -> Picture:
     colour = array[..., :3] if target.startswith("RGB") else array[..., :1]
     alpha = torch.from_numpy(array[..., -1].astype(np.float32)) if target.endswith("A") else None
     return Picture(_planes(colour), alpha, 8, icc)
+
+
+def _non_srgb_profile(icc: bytes | None) -> bytes | None:
+    """An ICC profile worth carrying: None for none, and for sRGB, which is what a file without a profile means
+    (a typical sRGB profile is 3 KB, a quarter of a small photo's stream)."""
+    if not icc:
+        return None
+    import io
+
+    from PIL import ImageCms
+
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return icc  # not a profile Pillow reads: carried as it is
+    return None if description.strip().lower().startswith("srgb") else icc
 
 
 def _planes(array: np.ndarray) -> Tensor:

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from .. import bitstream
 from ..entropy import predictive
+from ..entropy.side_info import deflate, inflate
 from ..errors import BitstreamError
 from ..media import Picture
 from ..metrics import bits_per_pixel
@@ -142,7 +143,8 @@ class ImageCodec(WallocCodec):
         if media.alpha is not None:
             extras["alpha"] = _compress_alpha(media.alpha, media.bit_depth)
         if media.icc:
-            extras["icc"] = bytes(media.icc)
+            extras["icc"] = deflate(bytes(media.icc))  # profiles are mostly tables: about half the bytes
+            meta["icc_bytes"] = len(media.icc)
         return self._pack_latents(latents, meta, extras)
 
     def decompress(self, data: bytes) -> Tensor:
@@ -158,7 +160,13 @@ class ImageCodec(WallocCodec):
             raise ValueError(f"this stream holds {images.shape[0]} images; decompress() returns them all")
         alpha = images[0, -1].cpu() if "alpha" in extras else None
         colour = images[0, :-1] if alpha is not None else images[0]
-        return Picture(colour.cpu(), alpha, meta.get("bit_depth", 8), extras.get("icc"))
+        icc = None
+        if "icc" in extras:
+            size = meta.get("icc_bytes")
+            if not isinstance(size, int) or not 0 < size <= _MAX_ICC_BYTES:
+                raise BitstreamError("corrupt walloc-image stream: bad colour profile size")
+            icc = inflate(extras["icc"], size, "corrupt walloc-image stream: colour profile")
+        return Picture(colour.cpu(), alpha, meta.get("bit_depth", 8), icc)
 
     def _decompress(self, data: bytes) -> tuple[Tensor, dict, dict[str, bytes]]:
         meta, latents, extras = self._unpack_latents(data)
@@ -189,6 +197,9 @@ class ImageCodec(WallocCodec):
             return {}
         images = shape[0] if shape else 1
         return {"images": images, "bpp": bits_per_pixel(nbytes, images * size[0] * size[1])}
+
+
+_MAX_ICC_BYTES = 1 << 24
 
 
 class _Media(NamedTuple):
