@@ -69,13 +69,10 @@ class Picture:
     bit_depth: int = 8
     icc: bytes | None = None
 
-    def levels(self) -> int:
-        """The largest sample value at the picture's bit depth (255 or 65535)."""
-        return (1 << self.bit_depth) - 1
-
 
 _DEEP_SUFFIXES = (".png", ".tif", ".tiff")
-# Pillow's mode of an 8-bit picture -> (grey?, alpha?) once converted to "L", "LA", "RGB" or "RGBA"
+# Pillow's modes of 8-bit pictures -> the one they are read in (grey, grey + alpha, colour, colour + alpha);
+# any other (CMYK, YCbCr, LAB, HSV) is read as RGB
 _EIGHT_BIT = {"1": "L", "L": "L", "P": "RGB", "LA": "LA", "La": "LA", "PA": "RGBA", "RGB": "RGB",
               "RGBA": "RGBA", "RGBa": "RGBA"}
 
@@ -91,22 +88,27 @@ def read_picture(path: str | Path) -> Picture:
         orientation = image.getexif().get(0x0112, 1)
         if _deep_colour(image, path):
             return _read_deep_colour(path, orientation, icc)
-        image = ImageOps.exif_transpose(image)
-        mode = image.mode
-        if mode.startswith("I;16") or mode == "I":
-            values = np.asarray(image, dtype=np.float64)
-            if mode == "I" and (values.min() < 0 or values.max() > 65535):
-                raise ValueError(f"{path}: 32-bit integer samples outside 16 bits are not supported")
-            return Picture(_planes(values / 65535), None, 16, icc)
-        if mode == "F":
-            return Picture(_planes(np.clip(np.asarray(image, dtype=np.float64), 0, 1)), None, 16, icc)
-        if mode == "P" and "transparency" in image.info:
-            mode = "PA"
-        target = _EIGHT_BIT.get(mode, "RGB")  # CMYK, YCbCr, LAB, HSV: as RGB
-        array = np.asarray(image.convert(target), dtype=np.float64) / 255
+        return picture_from_pil(ImageOps.exif_transpose(image), icc)
+
+
+def picture_from_pil(image, icc: bytes | None = None) -> Picture:
+    """A PIL image's samples as a :class:`Picture`: grey kept grey, alpha kept (palette transparency too), 16-bit
+    grey at 16 bits. Samples are scaled in float32, as ``uint8_tensor.float() / 255`` is."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(image)
+        if mode == "I" and (values.min() < 0 or values.max() > 65535):
+            raise ValueError("32-bit integer samples outside 16 bits are not supported")
+        return Picture(_planes(values.astype(np.float32) / np.float32(65535)), None, 16, icc)
+    if mode == "F":
+        return Picture(_planes(np.clip(np.asarray(image, dtype=np.float32), 0, 1)), None, 16, icc)
+    if mode == "P" and "transparency" in image.info:
+        mode = "PA"
+    target = _EIGHT_BIT.get(mode, "RGB")
+    array = np.asarray(image.convert(target)).astype(np.float32) / np.float32(255)
     array = array[..., None] if array.ndim == 2 else array
     colour = array[..., :3] if target.startswith("RGB") else array[..., :1]
-    alpha = torch.from_numpy(array[..., -1].astype(np.float32)) if target.endswith("A") else None
+    alpha = torch.from_numpy(np.ascontiguousarray(array[..., -1])) if target.endswith("A") else None
     return Picture(_planes(colour), alpha, 8, icc)
 
 

@@ -1,10 +1,9 @@
-"""Image codecs: RGB images of any size to WaLLoC latents and walloc bitstreams."""
+"""Image codecs: images of any size (grey, colour, with alpha) to WaLLoC latents and walloc bitstreams."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,7 +12,7 @@ from .. import bitstream
 from ..entropy import predictive
 from ..entropy.side_info import deflate, inflate
 from ..errors import BitstreamError
-from ..media import Picture
+from ..media import Picture, picture_from_pil
 from ..metrics import bits_per_pixel
 from ..models import WallocImageModel
 from . import registry
@@ -32,7 +31,8 @@ ATTENTION_WINDOW = (64, 16)  # (size, margin) in latents
 
 @registry.register("image", lambda arguments: WallocImageModel(**arguments))
 class ImageCodec(WallocCodec):
-    """Images: float (N, 3, H, W) or (3, H, W) in [0, 1], uint8 tensors, or PIL images, of any size.
+    """Images: float (N, C, H, W) or (C, H, W) in [0, 1], uint8 tensors, PIL images or Pictures, of any size;
+    C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
 
     Sizes are padded (by reflection) to a multiple of 2**J on the bottom and right; ``decode`` of raw latents
     returns that padded size (it does not know the input's), ``decompress`` crops back (the size travels in the
@@ -48,8 +48,7 @@ class ImageCodec(WallocCodec):
     def as_batch(self, images) -> Tensor:
         """float (N, 3, H, W) in [0, 1] on the codec's device from any accepted image input: the colour the
         latents code (grey as three equal channels; alpha, which travels beside the latents, left out)."""
-        colour = self._media(images).colour
-        return colour.expand(-1, 3, -1, -1) if colour.shape[1] == 1 else colour
+        return self._media(images).rgb()
 
     def _media(self, images) -> _Media:
         """The parts of any accepted image input: Pictures, PIL images, or tensors (N, C, H, W) / (C, H, W) with
@@ -57,20 +56,12 @@ class ImageCodec(WallocCodec):
         if isinstance(images, Picture):
             planes = images.pixels if images.alpha is None else torch.cat([images.pixels, images.alpha[None]])
             return self._media(planes)._replace(bit_depth=images.bit_depth, icc=images.icc)
-        if not isinstance(images, Tensor):
-            images = images if isinstance(images, (list, tuple)) else [images]
-            modes = {_pil_mode(im) for im in images}
-            if len(modes) != 1:
-                raise ValueError("PIL images in one batch must share a mode (grey, colour, alpha)")
-            mode = modes.pop()
-            if mode == "I;16":  # 16-bit grey, which convert() would clip to 8 bits
-                arrays = [np.asarray(im, dtype=np.float32) / 65535 for im in images]
-            else:
-                arrays = [np.asarray(im.convert(mode)) for im in images]
-            if len({a.shape for a in arrays}) != 1:
-                raise ValueError("PIL images in one batch must share a size; compress them one by one")
-            stacked = np.stack(arrays)
-            images = torch.from_numpy(stacked[..., None] if stacked.ndim == 3 else stacked).permute(0, 3, 1, 2)
+        if not isinstance(images, Tensor):  # PIL images
+            pictures = [picture_from_pil(im) for im in (images if isinstance(images, (list, tuple)) else [images])]
+            planes = [p.pixels if p.alpha is None else torch.cat([p.pixels, p.alpha[None]]) for p in pictures]
+            if len({p.shape for p in planes}) != 1:
+                raise ValueError("PIL images in one batch must share a size and mode; compress them one by one")
+            images = torch.stack(planes)
         if images.dim() == 3:
             images = images.unsqueeze(0)
         if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
@@ -129,9 +120,8 @@ class ImageCodec(WallocCodec):
         coder); grey images are coded as colour and returned grey; an alpha channel travels beside the latents,
         losslessly at the input's bit depth (8, or 16 for 16-bit Pictures); so does a Picture's ICC profile."""
         media = self._media(images)
-        colour = media.colour.expand(-1, 3, -1, -1) if media.colour.shape[1] == 1 else media.colour
-        latents = self.encode(colour)
-        meta = {"size": list(colour.shape[-2:])}
+        latents = self.encode(media.rgb())
+        meta = {"size": list(media.colour.shape[-2:])}
         window = self.attention_window(tuple(latents.shape[-2:]))
         if window is not None:
             meta["attention_window"] = list(window)
@@ -208,16 +198,9 @@ class _Media(NamedTuple):
     bit_depth: int
     icc: bytes | None
 
-
-# PIL modes -> the mode they are read in (grey, grey + alpha, colour, colour + alpha); others become RGB
-_PIL_MODES = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "PA": "RGBA", "RGBA": "RGBA", "RGBa": "RGBA",
-              "I;16": "I;16", "I;16B": "I;16", "I;16L": "I;16", "I": "I;16"}
-
-
-def _pil_mode(image) -> str:
-    if image.mode == "P" and "transparency" in image.info:
-        return "RGBA"
-    return _PIL_MODES.get(image.mode, "RGB")
+    def rgb(self) -> Tensor:
+        """The colour the latents code: grey as three equal channels."""
+        return self.colour.expand(-1, 3, -1, -1) if self.colour.shape[1] == 1 else self.colour
 
 
 def _compress_alpha(alpha: Tensor, bit_depth: int) -> bytes:
