@@ -68,21 +68,35 @@ def checked_rate(sample_rate) -> int:
     return int(sample_rate)
 
 
-class RateConversion:
-    """What audio codecs do with other sample rates: ``compress`` resamples to the codec's ``sample_rate`` and
-    records the input's rate and length; ``decompress`` resamples back, so it returns audio at the input's rate
-    (:meth:`decoded_sample_rate` names it)."""
+class AudioInput:
+    """What audio codecs share about their input: the batches they take (:meth:`as_batch`), and other sample
+    rates: ``compress`` resamples to the codec's ``sample_rate`` and records the input's rate and length;
+    ``decompress`` resamples back, so it returns audio at the input's rate (:meth:`decoded_sample_rate`)."""
 
     sample_rate: int
     container_id: str
+    device: torch.device
+
+    def as_batch(self, audio: Tensor) -> Tensor:
+        """(N, C, T) on the codec's device: float32, or int16 samples kept as they are (half the memory of
+        long audio; :func:`as_float` scales them by 1 / 32768, as libsndfile does)."""
+        audio = torch.as_tensor(audio)
+        if audio.dim() == 2:
+            audio = audio.unsqueeze(0)
+        if audio.dim() != 3 or audio.shape[-1] == 0 or audio.shape[1] == 0:
+            raise ValueError(f"expected audio (N, C, T) with C, T > 0, got shape {tuple(audio.shape)}")
+        if audio.dtype == torch.int16:
+            return audio.to(self.device)
+        if not audio.is_floating_point():
+            raise ValueError(f"audio must be float in [-1, 1] or int16, got {audio.dtype}")
+        return audio.to(self.device, torch.float32)
 
     def _to_codec_rate(self, audio: Tensor, sample_rate: int | None) -> tuple[Tensor, dict]:
         """(audio at the codec's rate, the header fields that undo the conversion)."""
-        if sample_rate is None or checked_rate(sample_rate) == self.sample_rate:
+        rate = self.sample_rate if sample_rate is None else checked_rate(sample_rate)
+        if rate == self.sample_rate:
             return audio, {}
-        input_rate = checked_rate(sample_rate)
-        return resample(as_float(audio), input_rate, self.sample_rate), {"input_rate": input_rate,
-                                                               "input_length": audio.shape[-1]}
+        return resample(as_float(audio), rate, self.sample_rate), {"input_rate": rate, "input_length": audio.shape[-1]}
 
     def _input_rate(self, meta: dict) -> int | None:
         """The input's rate recorded in a stream header (None: the codec's); BitstreamError when malformed."""
@@ -108,8 +122,8 @@ class RateConversion:
 
 
 @registry.register("audio", lambda arguments: WallocAudioModel(**arguments))
-class AudioCodec(RateConversion, WallocCodec):
-    """Audio: float (N, C, T) or (C, T) in [-1, 1] at ``sample_rate``, any length.
+class AudioCodec(AudioInput, WallocCodec):
+    """Audio: float (N, C, T) or (C, T) in [-1, 1] (or int16 samples) at ``sample_rate``, any length.
 
     A mono input to a stereo codec is coded as identical channels and averaged back; inputs with a multiple of
     the codec's channels are coded in groups. Lengths are padded to a multiple of 2**J (``decode`` returns the
@@ -132,20 +146,6 @@ class AudioCodec(RateConversion, WallocCodec):
 
     def _describe(self) -> dict:
         return {**super()._describe(), "sample_rate": self.sample_rate}
-
-    def as_batch(self, audio: Tensor) -> Tensor:
-        """(N, C, T) on the codec's device: float32, or int16 samples kept as they are (half the memory of
-        long audio; each chunk is scaled by 1 / 32768 as it is encoded, as libsndfile scales them)."""
-        audio = torch.as_tensor(audio)
-        if audio.dim() == 2:
-            audio = audio.unsqueeze(0)
-        if audio.dim() != 3 or audio.shape[-1] == 0:
-            raise ValueError(f"expected audio (N, C, T) with T > 0, got shape {tuple(audio.shape)}")
-        if audio.dtype == torch.int16:
-            return audio.to(self.device)
-        if not audio.is_floating_point():
-            raise ValueError(f"audio must be float in [-1, 1] or int16, got {audio.dtype}")
-        return audio.to(self.device, torch.float32)
 
     def _group(self, x: Tensor) -> Tensor:
         """(N, C, T) -> (N * C / k, k, T) for the codec's k channels (mono duplicated)."""

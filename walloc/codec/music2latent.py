@@ -32,7 +32,7 @@ from ..models.music2latent import (
 from ..windows import blend as _blend
 from ..windows import windows as _windows
 from . import registry
-from .audio import RateConversion, as_float, stream_kbps
+from .audio import AudioInput, as_float, stream_kbps
 from .base import Codec, TrainedCodec, exact_float32
 
 LATENT_SCALE = 0.06  # the reference's latents are the encoder's tanh output divided by this
@@ -40,7 +40,7 @@ PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": t
 
 
 @registry.register("music2latent", lambda arguments: Music2LatentModel(Music2LatentConfig.from_dict(arguments)))
-class Music2LatentCodec(RateConversion, TrainedCodec):
+class Music2LatentCodec(AudioInput, TrainedCodec):
     """A Music2Latent model as a codec. Audio: float (N, C, T) or (C, T) in [-1, 1] at 44.1 kHz, any length;
     audio at other rates is resampled, and ``decompress`` returns it at its rate.
 
@@ -107,16 +107,8 @@ class Music2LatentCodec(RateConversion, TrainedCodec):
         return frames * self.samples_per_latent - 3 * self.hop
 
     def as_batch(self, audio: Tensor) -> Tensor:
-        audio = torch.as_tensor(audio)
-        if audio.dim() == 2:
-            audio = audio.unsqueeze(0)
-        if audio.dim() != 3 or audio.shape[-1] == 0 or audio.shape[1] == 0:
-            raise ValueError(f"expected audio (N, C, T) with C, T > 0, got shape {tuple(audio.shape)}")
-        if audio.dtype == torch.int16:
-            audio = as_float(audio)
-        elif not audio.is_floating_point():
-            raise ValueError(f"audio must be float in [-1, 1] or int16, got {audio.dtype}")
-        return audio.to(self.device, torch.float32)
+        """float32 (N, C, T) on the codec's device (int16 samples scaled by 1 / 32768)."""
+        return as_float(super().as_batch(audio))
 
     # --- continuous latents ----------------------------------------------------------------------------------
 
