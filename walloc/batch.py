@@ -100,13 +100,17 @@ def run(jobs: list[Job], work: Callable[[Job], str], workers: int | None = None,
     return failures
 
 
+def one_line(error: BaseException) -> str:
+    """What a user is told of an error: its first line (its type's name when it has no message)."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def _attempt(work: Callable[[Job], str], job: Job, report: bool) -> list[str]:
     try:
         job.target.parent.mkdir(parents=True, exist_ok=True)
         line = work(job)
     except FILE_ERRORS as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return [f"{job.source}: {message}"]
+        return [f"{job.source}: {one_line(error)}"]
     if report:
         print(line)
     return []

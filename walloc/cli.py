@@ -195,13 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .batch import FILE_ERRORS
+    from .batch import FILE_ERRORS, one_line
 
     try:
         return args.run(args) or 0
     except FILE_ERRORS as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"walloc {args.command}: error: {message}", file=sys.stderr)
+        print(f"walloc {args.command}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_ERROR
 
 
