@@ -37,10 +37,11 @@ def _write_music(path: Path, minutes: float) -> None:
             file.write(np.stack([left, 0.25 * np.sin(2 * np.pi * 331 * t)], -1).astype(np.float32))
 
 
-def _call(argv: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in GB) of one CLI call in a fresh process."""
+def _call(argv: list[str], cwd: str) -> tuple[float, float]:
+    """(seconds, peak RSS in GB) of one CLI call in a fresh process, run in ``cwd`` (not the source tree, which
+    has no compiled _C and would shadow the installed package)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _CALL, *argv], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _CALL, *argv], capture_output=True, text=True, check=True, cwd=cwd)
     return time.perf_counter() - start, int(done.stdout.strip().splitlines()[-1]) / 1e6
 
 
@@ -53,8 +54,8 @@ def main() -> None:
         for minutes in args.minutes:
             source, stream, out = (Path(scratch) / name for name in ("in.flac", "in.wlc", "out.flac"))
             _write_music(source, minutes)
-            compress_s, compress_gb = _call(["compress", str(source), str(stream), "--force"])
-            decompress_s, decompress_gb = _call(["decompress", str(stream), str(out), "--force"])
+            compress_s, compress_gb = _call(["compress", str(source), str(stream), "--force"], scratch)
+            decompress_s, decompress_gb = _call(["decompress", str(stream), str(out), "--force"], scratch)
             rows.append({"minutes": minutes, "bytes": stream.stat().st_size, "compress_s": compress_s,
                          "compress_peak_rss_gb": compress_gb, "decompress_s": decompress_s,
                          "decompress_peak_rss_gb": decompress_gb, "decompress_s_per_minute": decompress_s / minutes})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .batch import DEFAULT_CODECS
 
-EXIT_USAGE, EXIT_ERROR = 2, 1
+EXIT_ERROR = 1
 # how `walloc info` rounds the rates of Codec.rate
 RATE_DIGITS = {"bpp": 4, "kbps": 2, "seconds": 3, "bits_per_frame": 1}
 
