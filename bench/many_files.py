@@ -44,7 +44,7 @@ def main() -> None:
                                text=True, cwd=scratch)
         one_call = time.perf_counter() - start
         written = len(list((Path(scratch) / "out").rglob("*.wlc")))
-        errors = [line for line in batch.stderr.splitlines() if "error" in line]
+        errors = [line.replace(scratch, "<scratch>") for line in batch.stderr.splitlines() if "error" in line]
         start = time.perf_counter()
         for photo in photos[:args.single]:
             subprocess.run(command + ["compress", str(folder / photo.name), str(Path(scratch) / f"{photo.name}.wlc")],
