@@ -9,6 +9,7 @@ absent (the code paths used here do not touch it).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -47,10 +48,13 @@ class _PILToTensor:
         return torch.from_numpy(array if array.ndim == 3 else array[:, :, None]).permute(2, 0, 1).contiguous()
 
 
-def _stub_torchvision() -> None:
-    """The reference imports ToPILImage and PILToTensor from torchvision; without torchvision, stand-ins.
-    Called after diffusers is imported, which would otherwise take the stand-in for the real package."""
+@contextlib.contextmanager
+def torchvision_stand_in():
+    """While importing a package that imports torchvision only for a few transforms (the reference WaLLoC,
+    CompressAI), a stand-in for an absent torchvision; removed afterwards, so libraries that look for
+    torchvision later (diffusers) still see that it is absent."""
     if importlib.util.find_spec("torchvision") is not None:
+        yield
         return
     transforms = types.ModuleType("torchvision.transforms")
     transforms.PILToTensor = _PILToTensor
@@ -58,6 +62,10 @@ def _stub_torchvision() -> None:
     package = types.ModuleType("torchvision")
     package.transforms = transforms
     sys.modules.update({"torchvision": package, "torchvision.transforms": transforms})
+    try:
+        yield
+    finally:
+        del sys.modules["torchvision"], sys.modules["torchvision.transforms"]
 
 
 class ReferenceUnavailable(RuntimeError):
@@ -79,10 +87,10 @@ def load_reference():
     module_file = CACHE / "walloc_reference.py"
     CACHE.mkdir(parents=True, exist_ok=True)
     module_file.write_bytes(source)
-    importlib.import_module("diffusers.models.autoencoders")
-    _stub_torchvision()
+    importlib.import_module("diffusers.models.autoencoders")  # before the stand-in, which it would take as real
     spec = importlib.util.spec_from_file_location("walloc_reference", module_file)
     module = importlib.util.module_from_spec(spec)
     sys.modules["walloc_reference"] = module
-    spec.loader.exec_module(module)
+    with torchvision_stand_in():
+        spec.loader.exec_module(module)
     return module

@@ -55,6 +55,13 @@ def reference_walloc():
 
 
 @pytest.fixture(scope="session")
+def reference_compressai():
+    """The CompressAI package (``compressai.zoo``, ``compressai.entropy_models`` imported), or a skip naming
+    what is missing."""
+    return _reference("reference_compressai")[1]
+
+
+@pytest.fixture(scope="session")
 def reference_music2latent():
     """(loader helpers, the reference Music2Latent package's inference module), or a skip naming what is
     missing."""

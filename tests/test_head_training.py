@@ -2,7 +2,6 @@
 real steps on small data, the exported head reloads, and the input views are checked against the codec."""
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,7 +15,13 @@ import walloc
 from walloc import metrics
 from walloc.heads import latents_from_unit, load_head, same_size_scale, unit_latents
 from walloc.training import TrainConfig, train
-from walloc.training.head_tasks import ClassifyTask, ColouriseTask, SeparateTask, View, grey
+from walloc.training.head_tasks import (
+    ClassifyTask,
+    ColouriseTask,
+    SeparateTask,
+    View,
+    grey,
+)
 
 
 def _rows(out):
@@ -145,9 +150,7 @@ def test_head_configs_are_checked(codec_path, digit_folder, tmp_path):
                                          {"codec": "tiny-audio-0", "input": "latent"})))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("compressai") is None,
-                    reason="the factorized-prior baseline needs CompressAI (pip install compressai)")
-def test_factorized_prior_baseline_trains_and_codes(digit_folder, tmp_path):
+def test_factorized_prior_baseline_trains_and_codes(reference_compressai, digit_folder, tmp_path):
     from walloc.training.baseline import FactorizedPriorCodec, load_factorized_prior
 
     config = {"name": "fp-test", "kind": "factorized-prior", "data": [str(digit_folder)], "out": str(tmp_path),
