@@ -10,14 +10,25 @@ from pathlib import Path
 
 import torch
 
-from .. import bitstream
+from .. import bitstream, hub
 from . import registry
 from .audio import REFERENCE_SAMPLE_RATE, AudioCodec
 from .base import Codec, TrainedCodec, stream_codec_name
 from .image import ImageCodec
 from .music2latent import Music2LatentCodec
-from .package import build_model, codec_folders, read_codec, save_codec
+from .package import (
+    CONFIG,
+    FORMAT,
+    WEIGHTS,
+    build_model,
+    codec_folders,
+    read_codec,
+    save_codec,
+)
 from .video import NervCodec
+
+#: Where ``load_music2latent()`` reads the official checkpoint by default.
+MUSIC2LATENT_CHECKPOINT = "hf://SonyCSLParis/music2latent/music2latent.pt"
 
 
 def available_codecs() -> list[str]:
@@ -26,10 +37,14 @@ def available_codecs() -> list[str]:
 
 
 def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
-    """A codec by name (see :func:`available_codecs`) or from a codec folder (``config.json`` + weights).
-    ``options`` go to the codec class (Music2Latent: ``precision``, ``window``, ``overlap``)."""
+    """A codec by name (see :func:`available_codecs`), from a codec folder (``config.json`` + weights), or from
+    a codec folder on the Hugging Face Hub, ``hf://OWNER/REPO[@REVISION][/FOLDER]`` (cached; see
+    :mod:`walloc.hub`). ``options`` go to the codec class (Music2Latent: ``precision``, ``window``,
+    ``overlap``)."""
     folders = codec_folders()
-    if str(name_or_path) in folders:
+    if hub.is_hub_path(name_or_path):
+        folder = hub.download_files(hub.parse(name_or_path), [CONFIG, WEIGHTS])
+    elif str(name_or_path) in folders:
         folder = folders[str(name_or_path)]
     elif Path(name_or_path).is_dir():
         folder = Path(name_or_path)
@@ -40,15 +55,18 @@ def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
     return registry.by_folder_kind(config["kind"]).codec_class.from_folder(config, model, device, **options)
 
 
-def load_music2latent(checkpoint_path: str | Path, device=None, precision: str = "float32",
-                      trusted: bool = False) -> Music2LatentCodec:
+def load_music2latent(checkpoint_path: str | Path = MUSIC2LATENT_CHECKPOINT, device=None,
+                      precision: str = "float32", trusted: bool = False) -> Music2LatentCodec:
     """The official Music2Latent checkpoint (``music2latent.pt`` of the music2latent package, CC BY-NC 4.0; walloc
-    does not ship it), its ``gen_state_dict`` loaded unchanged. The file is a pickle: it is read with
-    ``weights_only=True`` unless ``trusted`` (only for files from a source you trust)."""
+    does not ship it), its ``gen_state_dict`` loaded unchanged: by default from the Hugging Face Hub (cached), or
+    from a file or another ``hf://`` address. The file is a pickle: it is read with ``weights_only=True`` unless
+    ``trusted`` (only for files from a source you trust)."""
     import pickle
 
     from ..models.music2latent import Music2LatentModel
 
+    if hub.is_hub_path(checkpoint_path):
+        checkpoint_path = hub.download(hub.parse(checkpoint_path))
     try:
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as error:
@@ -62,13 +80,24 @@ def load_music2latent(checkpoint_path: str | Path, device=None, precision: str =
     if missing or unexpected:
         raise ValueError(f"{checkpoint_path}: not the released Music2Latent layout (missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]})")
-    return Music2LatentCodec(Path(checkpoint_path).stem, model, device, precision)
+    config = {"format": FORMAT, "name": Path(checkpoint_path).stem, "kind": "music2latent", "model": {},
+              "sample_rate": REFERENCE_SAMPLE_RATE}
+    return Music2LatentCodec.from_folder(config, model, device, precision=precision)
 
 
-def load_reference(checkpoint_path: str | Path, config_path: str | Path, device=None) -> ImageCodec | AudioCodec:
+def load_reference(checkpoint_path: str | Path, config_path: str | Path | None = None,
+                   device=None) -> ImageCodec | AudioCodec:
     """A released WaLLoC checkpoint of the reference package (``{"model_state_dict": ...}`` and its JSON config
-    with the ``Codec2D``/``Codec1D`` arguments), loaded unchanged into walloc's implementation."""
-    config = json.loads(Path(config_path).read_text())
+    with the ``Codec2D``/``Codec1D`` arguments; by default the ``.json`` beside the checkpoint), loaded unchanged
+    into walloc's implementation. ``checkpoint_path`` may be a Hub address: ``hf://danjacobellis/walloc/RGB_16x``
+    (the ``.pth`` and ``.json`` of that name, as the reference publishes them; cached)."""
+    if hub.is_hub_path(checkpoint_path):
+        checkpoint = hub.parse(checkpoint_path)
+        name = checkpoint.name.removesuffix(".pth")
+        checkpoint_path = hub.download_files(checkpoint.parent, [f"{name}.pth", f"{name}.json"]) / f"{name}.pth"
+    checkpoint_path = Path(checkpoint_path)
+    config_path = checkpoint_path.with_suffix(".json") if config_path is None else Path(config_path)
+    config = json.loads(config_path.read_text())
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     state = checkpoint.get("model_state_dict", checkpoint)
     if not config.get("lightweight_encode", True):
@@ -81,8 +110,9 @@ def load_reference(checkpoint_path: str | Path, config_path: str | Path, device=
     model = build_model(kind, arguments)
     model.load_state_dict(state)
     model.check_filters()
-    folder_config = {"name": Path(checkpoint_path).stem, "sample_rate": config.get("sample_rate",
-                                                                                   REFERENCE_SAMPLE_RATE)}
+    folder_config = {"format": FORMAT, "name": checkpoint_path.stem, "kind": kind, "model": arguments}
+    if kind == "audio":
+        folder_config["sample_rate"] = config.get("sample_rate", REFERENCE_SAMPLE_RATE)
     return registry.by_folder_kind(kind).codec_class.from_folder(folder_config, model, device)
 
 

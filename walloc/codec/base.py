@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -14,7 +15,7 @@ from .. import bitstream
 from ..devices import as_device
 from ..entropy import adaptive, predictive
 from ..errors import BitstreamError
-from .package import weights_fingerprint
+from .package import weights_fingerprint, write_folder
 
 
 class Codec(abc.ABC):
@@ -100,6 +101,8 @@ class TrainedCodec(Codec):
         super().__init__(name, device)
         self.model = model.eval().requires_grad_(False)
         self.fingerprint = weights_fingerprint(self.model)
+        #: The ``config.json`` of the codec folder this codec was loaded from (None when built in code).
+        self.folder_config: dict | None = None
         self.to(self.device)
 
     def to(self, device) -> "TrainedCodec":
@@ -110,7 +113,28 @@ class TrainedCodec(Codec):
     @classmethod
     def from_folder(cls, config: dict, model: nn.Module, device=None, **options) -> "TrainedCodec":
         """The codec of a codec folder's ``config`` and its loaded ``model``; ``options`` go to the class."""
+        codec = cls._from_folder(config, model, device, **options)
+        codec.folder_config = dict(config)
+        return codec
+
+    @classmethod
+    def _from_folder(cls, config: dict, model: nn.Module, device=None, **options) -> "TrainedCodec":
         return cls(config["name"], model, device=device, **options)
+
+    def save_pretrained(self, folder: str | Path, card: str | None = None, repo_id: str = "OWNER/REPO") -> Path:
+        """Writes the codec as a codec folder (``config.json``, ``weights.safetensors``) with a Hugging Face model
+        card (``README.md``: ``card``, or a short one naming the codec and how to load it from ``repo_id``), ready
+        to upload (``hf upload OWNER/REPO FOLDER``) and to load with ``walloc.load("hf://OWNER/REPO")``."""
+        if self.folder_config is None:
+            raise ValueError(f"codec {self.name!r} was built in code, not loaded from a codec folder, so it has no "
+                             f"folder config to save; write one with walloc.save_codec")
+        folder = write_folder(folder, self.folder_config, self.model.state_dict())
+        front = f"---\nlibrary_name: walloc\ntags:\n- walloc\n- compression\n- {self.kind}\n---\n\n"
+        body = card or (f"# {self.name}\n\nA walloc {self.kind} codec ({type(self).__name__}, weights "
+                        f"{self.fingerprint}).\n\n```python\nimport walloc\n\ncodec = walloc.load(\"hf://{repo_id}\")"
+                        f"\n```\n")
+        (folder / "README.md").write_text(front + body)
+        return folder
 
     @classmethod
     def from_stream(cls, data: bytes, device=None) -> "TrainedCodec":

@@ -33,7 +33,7 @@ class WallocCodec(TrainedCodec):
         return 2**self.model.J
 
     @classmethod
-    def from_folder(cls, config: dict, model, device=None, **options) -> "WallocCodec":
+    def _from_folder(cls, config: dict, model, device=None, **options) -> "WallocCodec":
         if options:
             raise ValueError(f"codec {config['name']!r} takes no options; got {sorted(options)}")
         return cls(config["name"], model, device=device, **cls._folder_arguments(config))
