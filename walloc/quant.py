@@ -17,6 +17,10 @@ def compander_constants(bits: int) -> tuple[float, float]:
     return (2 ** (bits - 1) - 1) / 1.85, 2 ** (bits - 1) - 0.501
 
 
+#: ToNormal's clamp of Phi(x / s) before the inverse CDF (the kernels' ``QuantParams`` defaults, csrc/quant/quant.h).
+NORMAL_CLIP = (1e-4, 0.9999)
+
+
 class _Compander(nn.Module):
     def __init__(self, bits: int = 8) -> None:
         super().__init__()
