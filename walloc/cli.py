@@ -97,6 +97,18 @@ def _train(args: argparse.Namespace) -> None:
     print(f"exported to {folder}")
 
 
+def _shards(args: argparse.Namespace) -> None:
+    from . import load
+    from .devices import as_device, init_distributed
+    from .learning import write_shards
+
+    device = as_device(args.device)
+    rank, world = init_distributed(device)
+    codec = load(args.codec, device)
+    written = write_shards(args.source, codec, args.out, items_per_shard=args.items_per_shard)
+    print(f"rank {rank} of {world}: wrote {len(written)} shards to {args.out}")
+
+
 def _bench(args: argparse.Namespace) -> None:
     import importlib.util
 
@@ -183,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a folder of images and audio files (default: the shipped samples)")
     p.add_argument("--out", default="walloc-bench", help="folder for the JSON and plots (default: walloc-bench)")
     p.set_defaults(run=_bench)
+
+    p = commands.add_parser("shards", help="encode a folder of images or audio (sub-folders are classes) into "
+                                           "WebDataset shards of latents and labels (torchrun: every rank writes "
+                                           "its share)")
+    p.add_argument("source", help="folder of images or audio")
+    p.add_argument("out", help="folder for the .tar shards and index.json")
+    p.add_argument("--codec", default=DEFAULT_CODECS["image"],
+                   help=f"codec name, folder or hf:// address (default: {DEFAULT_CODECS['image']}; audio: "
+                        f"{DEFAULT_CODECS['audio']})")
+    p.add_argument("--items-per-shard", type=int, default=1000, help="items per tar file (default 1000)")
+    p.set_defaults(run=_shards)
 
     p = commands.add_parser("train", help="train a codec, the CompressAI baseline or a task head from a JSON "
                             "config (torchrun for several processes)")

@@ -5,7 +5,8 @@ to back in source order) and ``index.json`` (shapes, offsets, labels, the codec'
 fingerprint). The key hashes the codec's fingerprint and the source's identity (file names, sizes and
 modification times for a folder), so a changed codec or changed files make a new cache. Under
 ``torch.distributed`` every rank encodes a share of the items and rank 0 assembles the same file one rank
-would have written.
+would have written. :meth:`LatentDataset.from_shards` reads WebDataset shards instead
+(:mod:`walloc.learning.shards`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -36,10 +37,50 @@ def _folder_items(folder: Path, kind: str) -> tuple[list[Path], list[int], list[
     return files, labels, classes
 
 
-def _world() -> tuple[int, int]:
+def world_rank() -> tuple[int, int]:
+    """(rank, world size) of the initialised ``torch.distributed`` group, (0, 1) without one."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+class MediaItems:
+    """The items of a folder of images or audio (sub-folders are classes) or of a sequence of media or
+    ``(media, label)``: ``count``, ``classes``, ``identity`` (what names the source in cache keys; a sequence's
+    ``name``), ``names`` (file paths relative to the folder, or item numbers) and ``item(i) -> (media, label)``."""
+
+    def __init__(self, source: str | Path | Sequence[Any], kind: str, name: str | None = None) -> None:
+        if isinstance(source, (str, Path)):
+            folder = Path(source)
+            if not folder.is_dir():
+                raise FileNotFoundError(f"no such folder: {folder}")
+            files, labels, self.classes = _folder_items(folder, kind)
+            if not files:
+                raise ValueError(f"no {kind} files under {folder}")
+            load = read_image if kind == "image" else (lambda p: read_audio(p)[0])
+            self.item = lambda i: (load(files[i]), labels[i])
+            self.names = [str(f.relative_to(folder)) for f in files]
+            self.identity = [str(folder.resolve())] + [f"{f.relative_to(folder)}:{f.stat().st_size}:"
+                                                       f"{f.stat().st_mtime_ns}" for f in files]
+        else:
+            items = source
+            self.classes = []
+            self.item = lambda i: items[i] if isinstance(items[i], tuple) else (items[i], -1)
+            self.names = [str(i) for i in range(len(items))]
+            self.identity = [name or f"{type(items).__name__}:{len(items)}"]
+        self.count = len(self.names)
+
+
+def encoded_items(items: MediaItems, codec: ImageCodec | AudioCodec, rank: int = 0, world: int = 1,
+                  progress: bool = True) -> Iterator[tuple[int, Tensor, int]]:
+    """(item number, continuous latents as ``codec.encode`` returns them without the batch dimension, label)
+    for this rank's share of the items (every ``world``-th from ``rank``), in order."""
+    from tqdm import tqdm
+
+    for i in tqdm(range(rank, items.count, world), desc=f"encoding with {codec.name}", unit="item",
+                  disable=not progress or rank != 0):
+        media, label = items.item(i)
+        yield i, codec.encode(media)[0].float().cpu().contiguous(), int(label)
 
 
 class LatentDataset(torch.utils.data.Dataset):
@@ -54,53 +95,45 @@ class LatentDataset(torch.utils.data.Dataset):
     def __init__(self, source: str | Path | Sequence[Any], codec: ImageCodec | AudioCodec,
                  cache_dir: str | Path | None = None, name: str | None = None, progress: bool = True) -> None:
         self.codec = codec
-        if isinstance(source, (str, Path)):
-            folder = Path(source)
-            if not folder.is_dir():
-                raise FileNotFoundError(f"no such folder: {folder}")
-            files, labels, self.classes = _folder_items(folder, codec.kind)
-            if not files:
-                raise ValueError(f"no {codec.kind} files under {folder}")
-            load = read_image if codec.kind == "image" else (lambda p: read_audio(p)[0])
-            self._items = lambda i: (load(files[i]), labels[i])
-            identity = [str(folder.resolve())] + [f"{f.relative_to(folder)}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
-                                                 for f in files]
-            count = len(files)
-        else:
-            items = source
-            self.classes = []
-            self._items = lambda i: items[i] if isinstance(items[i], tuple) else (items[i], -1)
-            identity = [name or f"{type(items).__name__}:{len(items)}"]
-            count = len(items)
-        digest = hashlib.sha256(json.dumps([codec.name, codec.fingerprint, identity]).encode()).hexdigest()[:20]
+        items = MediaItems(source, codec.kind, name)
+        self.classes = items.classes
+        digest = hashlib.sha256(json.dumps([codec.name, codec.fingerprint, items.identity]).encode()).hexdigest()[:20]
         root = Path(cache_dir) if cache_dir is not None else Path(os.environ.get("WALLOC_CACHE", "~/.cache/walloc"))
         self.cache = root.expanduser() / f"latents-{codec.name}-{digest}"
         if not (self.cache / INDEX).exists():
-            self._encode(count, progress)
+            self._encode(items, progress)
         index = json.loads((self.cache / INDEX).read_text())
         self.shapes, self.offsets, self.labels = index["shapes"], index["offsets"], index["labels"]
         total = index["offsets"][-1] + int(np.prod(index["shapes"][-1])) if self.shapes else 0
         self._data = np.memmap(self.cache / LATENTS, dtype=np.float32, mode="r", shape=(total,)) if total else None
+        self._read = self._read_cache
 
-    def _encode(self, count: int, progress: bool) -> None:
-        from tqdm import tqdm
+    @classmethod
+    def from_shards(cls, shards: str | Path | Sequence[str | Path]) -> LatentDataset:
+        """The items of WebDataset shards written by :func:`walloc.learning.write_shards` (a folder holding
+        them, or the tar files), read in place."""
+        from .shards import ShardReader
 
-        rank, world = _world()
+        reader = ShardReader(shards)
+        dataset = cls.__new__(cls)
+        dataset.codec, dataset.cache, dataset.classes = None, None, reader.classes
+        dataset.shapes, dataset.labels, dataset._read = reader.shapes, reader.labels, reader.read
+        return dataset
+
+    def _encode(self, items: MediaItems, progress: bool) -> None:
+        rank, world = world_rank()
         self.cache.mkdir(parents=True, exist_ok=True)
         shard = self.cache / f"shard-{rank}-of-{world}.f32"
         entries = []
         with open(shard, "wb") as out:
-            for i in tqdm(range(rank, count, world), desc=f"encoding with {self.codec.name}", unit="item",
-                          disable=not progress or rank != 0):
-                media, label = self._items(i)
-                latents = self.codec.encode(media)[0].float().cpu().contiguous()
+            for i, latents, label in encoded_items(items, self.codec, rank, world, progress):
                 out.write(latents.numpy().tobytes())
-                entries.append({"item": i, "shape": list(latents.shape), "label": int(label)})
+                entries.append({"item": i, "shape": list(latents.shape), "label": label})
         (self.cache / f"shard-{rank}-of-{world}.json").write_text(json.dumps(entries))
         if world > 1:
             dist.barrier()
         if rank == 0:
-            self._assemble(count, world)
+            self._assemble(items.count, world)
         if world > 1:
             dist.barrier()
 
@@ -135,6 +168,8 @@ class LatentDataset(torch.utils.data.Dataset):
         return len(self.shapes)
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        return self._read(i), self.labels[i]
+
+    def _read_cache(self, i: int) -> Tensor:
         shape, start = self.shapes[i], self.offsets[i]
-        flat = self._data[start:start + int(np.prod(shape))]
-        return torch.from_numpy(np.array(flat)).view(shape), self.labels[i]
+        return torch.from_numpy(np.array(self._data[start:start + int(np.prod(shape))])).view(shape)

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..devices import as_device
+from ..devices import as_device, init_distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .log import RunLog
@@ -34,15 +34,6 @@ def training_device(name: str | None) -> torch.device:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return device
-
-
-def _distributed(device: torch.device) -> tuple[int, int]:
-    """(rank, world size), initialising the process group when launched by torchrun: NCCL between GPUs,
-    gloo between CPU processes."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def _to_device(batch, device: torch.device):
@@ -128,7 +119,7 @@ def run(task: Task, config: TrainConfig, resume: bool = True) -> Path:
     from tqdm import tqdm
 
     device = training_device(config.device)
-    rank, world = _distributed(device)
+    rank, world = init_distributed(device)
     task.to_device(device)
     out = Path(config.out)
     if rank == 0:
