@@ -74,7 +74,7 @@ def main() -> None:
     cpu = device_name("cpu")
     print(f"entropy-coding stage, {tuple(x.shape)} image, {torch.get_num_threads()} threads, {cpu}")
     print_table(["model", "coder", "encode ms", "decode ms", "bytes"], table)
-    result = {"cpu": cpu, "threads": torch.get_num_threads(), "image": str(args.image or "random"),
+    result = {"cpu": cpu, "threads": torch.get_num_threads(), "image": args.image.name if args.image else "random",
               "shape": list(x.shape), "rows": rows}
     print(f"wrote {write_results(args.out, 'compressai-models-cpu', result)}")
 
