@@ -124,3 +124,25 @@ def test_cli_names_hub_codecs_offline_in_one_line(offline_cache, tmp_path) -> No
                             cwd=tmp_path, check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "HF_HUB_OFFLINE" in result.stderr
+
+
+# The released checkpoints' state-dict layouts (key, shape, dtype, read from the reference walloc 1.2.1 models
+# built with the published configurations; tests/data/released-layouts) and those configurations.
+RELEASED = {"RGB_16x": ("image", {"channels": 3, "J": 3, "Nd": 768, "latent_dim": 12, "latent_bits": 8}),
+            "RGB_4x": ("image", {"channels": 3, "J": 3, "Nd": 768, "latent_dim": 48, "latent_bits": 8}),
+            "stereo_5x": ("audio", {"channels": 2, "J": 8, "Nd": 768, "latent_dim": 108, "latent_bits": 8,
+                                    "post_filter": True}),
+            "stereo_20x": ("audio", {"channels": 2, "J": 8, "Nd": 768, "latent_dim": 27, "latent_bits": 8,
+                                     "post_filter": True})}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_models_have_the_released_layouts(name: str) -> None:
+    """What load_reference loads the released files into has exactly their keys, shapes and dtypes (built on
+    the meta device: the full-size models would take hundreds of MB)."""
+    kind, arguments = RELEASED[name]
+    rows = (Path(__file__).parent / "data" / "released-layouts" / f"state_dict_{name}.tsv").read_text().splitlines()
+    released = {key: (shape, dtype) for key, shape, dtype in (row.split("\t") for row in rows)}
+    with torch.device("meta"):
+        model = build_model(kind, arguments)
+    assert {k: (str(tuple(v.shape)), str(v.dtype)) for k, v in model.state_dict().items()} == released
