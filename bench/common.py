@@ -41,13 +41,50 @@ def device_name(device: str) -> str:
     """The GPU's name, or the CPU's model name."""
     if device == "cuda":
         return torch.cuda.get_device_name()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def _cpuinfo(field: str) -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.split(":", 1)[0].strip() == field:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cache_sizes() -> dict[str, str]:
+    """The first CPU's caches as sysfs reports them, e.g. {"L1d": "48K", "L2": "1024K", "L3": "32768K"}."""
+    sizes = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind = (index / "level").read_text().strip(), (index / "type").read_text().strip()
+            sizes[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = (index / "size").read_text().strip()
+        except OSError:
+            continue
+    return sizes
+
+
+def machine() -> dict:
+    """What a figure depends on: the CPU (model name, family and model numbers), its caches, the instruction
+    set walloc's kernels and torch's run, threads, and the GPU if one is visible."""
+    import walloc
+
+    info = {"cpu": device_name("cpu"), "cpu_family": _cpuinfo("cpu family"), "cpu_model": _cpuinfo("model"),
+            "caches": cache_sizes(), "walloc_isa": walloc.build_info()["cpu_isa"],
+            "torch_isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def machine_line() -> str:
+    """:func:`machine` in one line, for the head of a printed table."""
+    m = machine()
+    caches = ", ".join(f"{k} {v}" for k, v in m["caches"].items())
+    return (f"{m['cpu']} (family {m['cpu_family']} model {m['cpu_model']}; {caches}), walloc {m['walloc_isa']}, "
+            f"torch {m['torch_isa']}, {m['threads']} threads" + (f", {m['gpu']}" if "gpu" in m else ""))
 
 
 def device_slug(device: str) -> str:
@@ -58,10 +95,11 @@ def device_slug(device: str) -> str:
 
 
 def write_results(out_dir: Path, name: str, result: dict) -> Path:
-    """Writes ``result`` to ``out_dir/name.json`` and returns the path."""
+    """Writes ``result`` to ``out_dir/name.json``, with the :func:`machine` it was measured on, and returns the
+    path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2))
+    path.write_text(json.dumps({**result, "machine": machine()}, indent=2))
     return path
 
 
@@ -79,7 +117,8 @@ def write_csv(out_dir: Path, name: str, rows: list[dict]) -> Path:
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
-    """A markdown table of already formatted cells."""
+    """A markdown table of already formatted cells, under the line of the machine it was measured on."""
     from walloc.evaluation import markdown_table
 
+    print(f"machine: {machine_line()}")
     print(markdown_table(header, rows))
