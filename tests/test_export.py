@@ -105,3 +105,14 @@ def test_bad_requests(codec_path, tmp_path) -> None:
         walloc.export.example_input(codec, "encoder", size=codec.block + 1)
     with pytest.raises(ValueError, match="WaLLoC"):
         walloc.export.program(walloc.NervCodec(), "encoder")
+
+
+def test_cli_writes_a_program_file(codec_path, tmp_path) -> None:
+    from walloc.cli import main
+
+    assert main(["export", "tiny-audio-0", "decoder", str(tmp_path / "decoder.pt2")]) == 0
+    codec = walloc.load("tiny-audio-0")
+    latents = torch.round(codec.encode(_media(codec, 3 * codec.block)))
+    decoded = torch.export.load(tmp_path / "decoder.pt2").module()(latents)
+    torch.testing.assert_close(decoded, codec.decode(latents), atol=1e-5, rtol=0)
+    assert main(["export", "tiny-audio-0", "decoder", str(tmp_path / "decoder.bin")]) != 0

@@ -109,6 +109,22 @@ def _shards(args: argparse.Namespace) -> None:
     print(f"rank {rank} of {world}: wrote {len(written)} shards to {args.out}")
 
 
+def _export(args: argparse.Namespace) -> None:
+    import torch
+
+    from . import export, load
+
+    codec = load(args.codec)
+    output = Path(args.output)
+    if output.suffix == ".onnx":
+        export.onnx(codec, args.part, output, opset=args.opset or export.OPSET)
+    elif output.suffix == ".pt2":
+        torch.export.save(export.program(codec, args.part), output)
+    else:
+        raise ValueError(f"{output}: the output is an .onnx file or a torch.export .pt2 file")
+    print(f"{codec.name} {args.part} -> {output}")
+
+
 def _bench(args: argparse.Namespace) -> None:
     import importlib.util
 
@@ -206,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_CODECS['audio']})")
     p.add_argument("--items-per-shard", type=int, default=1000, help="items per tar file (default 1000)")
     p.set_defaults(run=_shards)
+
+    p = commands.add_parser("export", help="write a WaLLoC codec's encoder or decoder as an ONNX file (.onnx) or a "
+                                           "torch.export program (.pt2), in standard operations")
+    p.add_argument("codec", help="codec name, folder or hf:// address")
+    p.add_argument("part", choices=["encoder", "decoder"])
+    p.add_argument("output", help="OUTPUT.onnx or OUTPUT.pt2")
+    p.add_argument("--opset", type=int, help="ONNX opset (at least 17; default: walloc.export.OPSET)")
+    p.set_defaults(run=_export)
 
     p = commands.add_parser("train", help="train a codec, the CompressAI baseline or a task head from a JSON "
                             "config (torchrun for several processes)")
