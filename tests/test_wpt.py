@@ -260,16 +260,20 @@ def test_every_cpu_instruction_set_gives_identical_bits(tmp_path) -> None:
     import subprocess
     import sys
 
-    results = {}
-    for isa in ("native", "avx2", "baseline"):
-        env = dict(os.environ)
-        if isa != "native":
-            env["WALLOC_CPU_ISA"] = isa
+    results, taken = {}, {}
+    for switch, isa in (("", ""), ("WALLOC_ISA", "avx512"), ("WALLOC_ISA", "avx2"), ("WALLOC_ISA", "sse2"),
+                        ("WALLOC_CPU_ISA", "baseline")):
+        env = {k: v for k, v in os.environ.items() if k not in ("WALLOC_ISA", "WALLOC_CPU_ISA")}
+        if switch:
+            env[switch] = isa
         # Run outside the source tree, whose walloc/ has no compiled _C.
         out = subprocess.run([sys.executable, "-c", _ISA_SCRIPT], env=env, capture_output=True, text=True,
                              check=True, cwd=tmp_path).stdout.split()
+        taken[isa or "native"] = out[0]
         results[out[0]] = out[1]
     assert len(set(results.values())) == 1, results
+    assert taken["sse2"] == taken["baseline"] == "baseline"
+    assert taken["avx2"] in ("avx2", "baseline") and taken["avx512"] == taken["native"]
 
 
 def test_the_first_call_does_not_import_dynamo(tmp_path):

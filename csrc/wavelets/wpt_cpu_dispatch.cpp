@@ -21,9 +21,15 @@ Isa detect() {
     best = Isa::Avx512;
   }
 #endif
-  if (const char* requested = std::getenv("WALLOC_CPU_ISA")) {
-    if (std::strcmp(requested, "baseline") == 0) best = Isa::Baseline;
-    if (std::strcmp(requested, "avx2") == 0 && best > Isa::Avx2) best = Isa::Avx2;
+  // WALLOC_ISA (sse2 | avx2 | avx512; WALLOC_CPU_ISA, its earlier name, takes baseline | avx2) caps the choice;
+  // walloc's Python side rejects other values before any kernel runs.
+  const char* requested = std::getenv("WALLOC_ISA");
+  if (requested == nullptr) requested = std::getenv("WALLOC_CPU_ISA");
+  if (requested != nullptr) {
+    Isa cap = best;
+    if (std::strcmp(requested, "sse2") == 0 || std::strcmp(requested, "baseline") == 0) cap = Isa::Baseline;
+    if (std::strcmp(requested, "avx2") == 0) cap = Isa::Avx2;
+    if (cap < best) best = cap;
   }
   return best;
 }

@@ -24,8 +24,9 @@ WALLOC_DECLARE_WPT_CPU(avx512)
 
 #undef WALLOC_DECLARE_WPT_CPU
 
-// The instruction set the dispatcher uses on this CPU: "avx512", "avx2" or "baseline". The environment
-// variable WALLOC_CPU_ISA can lower it (for tests and comparisons), never raise it past what the CPU runs.
+// The instruction set the dispatcher uses on this CPU: "avx512", "avx2" or "baseline" (x86-64's SSE2). The
+// environment variable WALLOC_ISA=sse2|avx2|avx512 can lower it (for tests and comparisons), never raise it past
+// what the CPU runs.
 const char* wpt_cpu_isa();
 
 }  // namespace walloc

@@ -10,6 +10,8 @@ tensors, which must be contiguous and of the dtype each function names, and keep
 from __future__ import annotations
 
 import functools
+import os
+import warnings
 from typing import NamedTuple, Optional
 
 import torch
@@ -26,8 +28,24 @@ UPCAST_DTYPES = (torch.float16, torch.bfloat16)
 _DTYPES = {torch.float32: _C.DType.Float32, torch.float64: _C.DType.Float64}
 
 
+#: Values of the switch that caps the CPU kernels' instruction set, ``WALLOC_ISA`` (``WALLOC_CPU_ISA``, its
+#: earlier name, takes baseline or avx2); sse2 is the baseline build, x86-64's own instruction set.
+ISA_SWITCHES = {"WALLOC_ISA": ("sse2", "avx2", "avx512"), "WALLOC_CPU_ISA": ("baseline", "avx2")}
+
+
+def _check_isa_switches() -> None:
+    for name, allowed in ISA_SWITCHES.items():
+        value = os.environ.get(name)
+        if value is not None and value not in allowed:
+            warnings.warn(f"{name}={value!r} is not one of {', '.join(allowed)}: ignored", stacklevel=2)
+
+
+_check_isa_switches()
+
+
 def cpu_isa() -> str:
-    """Instruction set of the CPU kernels on this machine: avx512, avx2 or baseline."""
+    """Instruction set of the CPU kernels on this machine: avx512, avx2 or baseline (SSE2 on x86-64); at most
+    what ``WALLOC_ISA`` allows."""
     return _C.cpu_isa()
 
 
