@@ -135,10 +135,12 @@ void predictive_analyse_cpu_binding(uintptr_t symbols, const predictive::Planes&
 }
 
 void predictive_choose_scales_cpu_binding(uintptr_t errors, uintptr_t contexts, const predictive::Planes& planes,
-                                          uintptr_t cost, int reach, int scales, uintptr_t chosen, int threads) {
+                                          uintptr_t cost, int reach, int scales, uintptr_t chosen, uintptr_t rows,
+                                          int threads) {
   py::gil_scoped_release release;
   predictive::choose_scales_cpu(as_ptr<const int32_t>(errors), as_ptr<const int32_t>(contexts), planes,
-                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen), threads);
+                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen),
+                                as_ptr<int32_t>(rows), threads);
 }
 
 void predictive_decode_cpu_binding(py::buffer data, const predictive::Planes& planes, const rans::Tables& tables,
@@ -324,7 +326,7 @@ void bind_cpu_kernels(py::module_& m) {
   m.def("predictive_choose_scales_cpu", &predictive_choose_scales_cpu_binding,
         "per plane and activity bin, the table scale that codes the errors in the fewest bits", py::kw_only(),
         py::arg("errors"), py::arg("contexts"), py::arg("planes"), py::arg("cost"), py::arg("reach"),
-        py::arg("scales"), py::arg("chosen"), py::arg("threads"));
+        py::arg("scales"), py::arg("chosen"), py::arg("rows"), py::arg("threads"));
   m.def("predictive_decode_cpu", &predictive_decode_cpu_binding,
         "sequential predictive decode of latent planes (see csrc/entropy/predictive.h)", py::arg("data"),
         py::kw_only(), py::arg("planes"), py::arg("tables"), py::arg("out"));

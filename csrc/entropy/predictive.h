@@ -52,10 +52,11 @@ void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, 
 // Encoder, step 3: per plane and activity bin, the table scale (of `scales` in the family) that codes the
 // plane's errors in that bin in the fewest bits: cost (centres * (2 reach + 3), scales) holds the cost in
 // integer units of each error in [-reach, reach], and one slot for each side beyond, per table centre. Exact
-// integer sums, ties to the lowest scale, so the choice never depends on the thread count. The planes'
-// weights and scales are unused.
+// integer sums, ties to the lowest scale, so the choice never depends on the thread count. With rows given,
+// also each symbol's table row (chosen scale * centres + quarter), the index its error is coded with. The
+// planes' weights and scales are unused.
 void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& planes, const int64_t* cost,
-                       int reach, int scales, int32_t* chosen, int threads);
+                       int reach, int scales, int32_t* chosen, int32_t* rows, int threads);
 
 // Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream
 // that is not what the encoder produced for these planes and tables, std::invalid_argument for bad planes.

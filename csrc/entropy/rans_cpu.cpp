@@ -1,5 +1,5 @@
 // CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
-// the divisions and table look-ups of neighbouring symbols overlap), see rans.h for the format.
+// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -15,64 +15,66 @@ namespace {
 
 struct NoScratch {};
 
-// A coded symbol: its table row, the coded value (the row's last value marks an escape) and, for escapes,
-// CompressAI's bypass value.
-struct Coded {
-  uint32_t start;
-  uint32_t freq;
-  bool escape;
-  uint64_t raw;
-};
-
-inline Coded code_symbol(int32_t symbol, int32_t index, const Tables& t) {
-  const int32_t* cdf = t.cdfs + int64_t(index) * t.stride;
-  const int64_t max_value = t.lengths[index] - 2;
-  int64_t value = int64_t(symbol) - t.offsets[index];
-  Coded c{0, 0, false, 0};
-  if (value < 0) {
-    c.escape = true;
-    c.raw = uint64_t(-2 * value - 1);
-    value = max_value;
-  } else if (value >= max_value) {
-    c.escape = true;
-    c.raw = uint64_t(2 * (value - max_value));
-    value = max_value;
-  }
-  c.start = uint32_t(cdf[value]);
-  c.freq = uint32_t(cdf[value + 1] - cdf[value]);
-  return c;
-}
-
 int64_t chunk_count(int64_t n) { return (n + kChunkSymbols - 1) / kChunkSymbols; }
 
 // Encodes symbols [0, n) of one chunk. Returns false if a symbol has zero probability in its table.
+//
+// One backward pass. The 16 lane states stay in registers (the loop over a group of 16 symbols, one per lane,
+// is unrolled), renormalisation is branch-free (the low word is always written, the write position advances
+// only when it is emitted), and the quotient x / freq is a double division, pipelined on every x86 core unlike
+// the integer divider: it is exact, since x < 2^32 and freq < 2^16 keep a non-integer x / freq at least 2^-16
+// below the next integer, far beyond the division's 2^-37 rounding error.
 bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t, ChunkParts& out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const Coded c = code_symbol(symbols[i], indexes[i], t);
-    if (c.freq == 0) return false;
-    if (c.escape) put_varint(out.escapes, c.raw);
-  }
-  uint32_t* state = out.states;
-  for (int k = 0; k < kLanes; ++k) state[k] = kLowerBound;
-  out.emitted.reserve(size_t(n / 2) + 16);
-  for (int64_t i = n - 1; i >= 0; --i) {
-    const Coded c = code_symbol(symbols[i], indexes[i], t);
-    uint32_t x = state[i % kLanes];
-    if (uint64_t(x) >= (uint64_t(c.freq) << 16)) {
-      out.emitted.push_back(uint16_t(x & 0xFFFF));
-      x >>= 16;
+  out.emitted.resize(size_t(n));  // at most one word per symbol
+  uint16_t* word = out.emitted.data();
+  std::vector<uint64_t> escaped;  // bypass values, last symbol first
+  bool ok = true;
+  auto step = [&](int64_t i, uint32_t& x) __attribute__((always_inline)) {
+    const int32_t row = indexes[i];
+    const int64_t max_value = t.lengths[row] - 2;
+    int64_t value = int64_t(symbols[i]) - t.offsets[row];
+    if (value < 0 || value >= max_value) [[unlikely]] {
+      // Outside the row: the row's last value (the escape) and CompressAI's bypass value in the escape section.
+      escaped.push_back(value < 0 ? uint64_t(-2 * value - 1) : uint64_t(2 * (value - max_value)));
+      value = max_value;
     }
-    state[i % kLanes] = ((x / c.freq) << kPrecision) + (x % c.freq) + c.start;
+    const int32_t* c = t.cdfs + int64_t(row) * t.stride + value;
+    const uint32_t start = uint32_t(c[0]), freq = uint32_t(c[1] - c[0]);
+    if (freq == 0) [[unlikely]] {
+      ok = false;
+      return;
+    }
+    const bool emit = x >= (freq << 16);
+    *word = uint16_t(x & 0xFFFF);
+    word += emit;
+    x = emit ? x >> 16 : x;
+    const uint32_t q = uint32_t(double(x) / double(freq));
+    x += start + q * (kTotal - freq);  // ((x / freq) << 16) + x % freq + start
+  };
+  uint32_t state[kLanes];
+  for (auto& x : state) x = kLowerBound;
+  int64_t i = n - 1;
+  for (; i >= 0 && (i + 1) % kLanes != 0; --i) step(i, state[i % kLanes]);
+  for (; i >= 0 && ok; i -= kLanes) {
+#pragma GCC unroll 16
+    for (int k = kLanes - 1; k >= 0; --k) step(i - (kLanes - 1 - k), state[k]);
   }
+  if (!ok) return false;
+  std::copy(state, state + kLanes, out.states);
+  out.emitted.resize(size_t(word - out.emitted.data()));
+  for (auto it = escaped.rbegin(); it != escaped.rend(); ++it) put_varint(out.escapes, *it);
   return true;
 }
 
-// Rows given up front; the decoded symbols go to out (offset to the chunk's first symbol).
+// Rows given up front; the decoded symbols go to out, both advanced symbol by symbol.
 struct GivenRows {
-  const int32_t* indexes;
+  const int32_t* index;
   int32_t* out;
-  int32_t row(int64_t i) const { return indexes[i]; }
-  void put(int64_t i, int32_t symbol) { out[i] = symbol; }
+  int32_t row() const { return *index; }
+  void put(int32_t symbol) {
+    *out++ = symbol;
+    ++index;
+  }
 };
 
 }  // namespace
@@ -121,7 +123,7 @@ void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_
   const uint8_t* body = layout.body;
   const std::vector<size_t>& offsets = layout.offsets;
   if (chunks == 0) return;
-  const SymbolLookup lookup(t);
+  const SymbolLookup lookup(t, rows_in_use(t, indexes, n), n);
   std::vector<std::string> errors(chunks);
   parallel_for_with_scratch(int64_t(chunks), threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);

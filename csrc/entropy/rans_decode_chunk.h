@@ -3,47 +3,23 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "../common/bytes.h"
 #include "rans.h"
+#include "rans_cpu_tables.h"
 
 namespace walloc {
 namespace rans {
 
-// slot -> symbol look-up: bucket b of 2^12 holds the symbol whose interval contains b * 16; a short forward
-// scan finishes the search.
-struct SymbolLookup {
-  static constexpr int kBucketBits = 12;
-  std::vector<uint16_t> first;  // (rows, 4096)
-
-  explicit SymbolLookup(const Tables& t) : first(size_t(t.count) << kBucketBits) {
-    for (int64_t j = 0; j < t.count; ++j) {
-      const int32_t* cdf = t.cdfs + j * t.stride;
-      const int32_t last = t.lengths[j] - 2;  // largest symbol
-      uint16_t* row = first.data() + (j << kBucketBits);
-      int32_t s = 0;
-      for (uint32_t b = 0; b < (1u << kBucketBits); ++b) {
-        const uint32_t slot = b << (kPrecision - kBucketBits);
-        while (s < last && uint32_t(cdf[s + 1]) <= slot) ++s;
-        row[b] = uint16_t(s);
-      }
-    }
-  }
-
-  inline int32_t find(const int32_t* cdf, int64_t row, uint32_t slot) const {
-    int32_t s = first[(row << kBucketBits) + (slot >> (kPrecision - kBucketBits))];
-    while (uint32_t(cdf[s + 1]) <= slot) ++s;
-    return s;
-  }
-};
-
 [[noreturn]] inline void fail(Status s) { throw BitstreamError(status_message(s)); }
 
+inline constexpr uint8_t kZeroWord[2] = {0, 0};
+
 // Decodes one chunk of n symbols from [data, data + size). The model gives each symbol's table row
-// (model.row(i), a valid row) just before it is decoded and takes the symbol after (model.put(i, symbol)), so
-// rows may depend on symbols decoded before. Throws BitstreamError with the message of the first Status in
-// symbol order, the one the CUDA decoder reports for the same chunk.
+// (model.row(), a valid row) just before it is decoded and takes the symbol after (model.put(symbol)), in
+// symbol order, so rows may depend on symbols decoded before. Throws BitstreamError with the message of the
+// first Status in symbol order, the one the CUDA decoder reports for the same chunk. The lane states are
+// locals, kept in registers over each unrolled group of 16 symbols (one per lane).
 template <typename Model>
 void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, const SymbolLookup& lookup,
                   Model& model) {
@@ -59,23 +35,24 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
   const uint8_t* word_bytes = r.take(size_t(n_words) * 2, "words");
   const uint8_t* escapes = r.take(n_escape, "escapes");
   uint32_t w = 0, e = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t row = model.row(i);
+  auto step = [&](uint32_t& x) __attribute__((always_inline)) {
+    const int32_t row = model.row();
     const int32_t* cdf = t.cdfs + int64_t(row) * t.stride;
-    uint32_t x = state[i % kLanes];
     const uint32_t slot = x & (kTotal - 1);
     const int32_t s = lookup.find(cdf, row, slot);
     const uint32_t start = uint32_t(cdf[s]), freq = uint32_t(cdf[s + 1]) - start;
     x = freq * (x >> kPrecision) + slot - start;
-    if (x < kLowerBound) {
-      if (w >= n_words) fail(kWordOverrun);
-      x = (x << 16) | (uint32_t(word_bytes[2 * w]) | uint32_t(word_bytes[2 * w + 1]) << 8);
-      ++w;
-    }
-    state[i % kLanes] = x;
+    // Branch-free renormalisation (about one symbol in four reads a word, unpredictably): the next word is
+    // always loaded (a zero pad past the end), and kept only when the state fell below the bound.
+    const bool renormalise = x < kLowerBound;
+    if (renormalise && w >= n_words) fail(kWordOverrun);
+    const uint8_t* next = w < n_words ? word_bytes + 2 * w : kZeroWord;
+    const uint32_t word = uint32_t(next[0]) | uint32_t(next[1]) << 8;
+    x = renormalise ? (x << 16) | word : x;
+    w += renormalise;
     int64_t value = s;
     const int32_t max_value = t.lengths[row] - 2;
-    if (s == max_value) {
+    if (s == max_value) [[unlikely]] {
       uint64_t raw = 0;
       for (int k = 0;; ++k) {
         if (e >= n_escape) fail(kEscapeOverrun);
@@ -88,8 +65,14 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
     }
     const int64_t symbol = value + t.offsets[row];
     if (symbol < INT32_MIN || symbol > INT32_MAX) fail(kSymbolOverflow);
-    model.put(i, int32_t(symbol));
+    model.put(int32_t(symbol));
+  };
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+#pragma GCC unroll 16
+    for (int k = 0; k < kLanes; ++k) step(state[k]);
   }
+  for (; i < n; ++i) step(state[i % kLanes]);
   for (uint32_t s : state) {
     if (s != kLowerBound) fail(kNotAtStart);
   }

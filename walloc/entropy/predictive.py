@@ -145,16 +145,17 @@ def _cost_matrix() -> Tensor:
     return torch.round(costs.flatten(0, 1) * 1024).long()
 
 
-def _choose_scales(errors: Tensor, contexts: Tensor) -> Tensor:
+def _choose_scales(errors: Tensor, contexts: Tensor, rows: Tensor | None = None) -> Tensor:
     """(P, BINS) scale of the family with the fewest bits for each plane's errors in each activity bin, from
     errors and contexts (bin * CENTRES + quarter) shaped (P, n): per-plane histograms against _cost_matrix(),
-    in exact integers (C++)."""
+    in exact integers (C++). ``rows`` (int32, shaped as errors; may be ``contexts`` itself) receives each
+    error's table row, the index it is coded with."""
     count, size = errors.shape
     # The choice sees a plane only as its run of errors: one row, whatever the plane's shape and symbol bits.
     planes = kernels.Planes(count, 1, size, 1, 1, BINS, CENTRES)
     cost = _cost_matrix().contiguous()
     chosen = torch.empty(count, BINS, dtype=torch.int32)
-    kernels.predictive_choose_scales(errors, contexts, planes, cost, _COST_REACH, chosen)
+    kernels.predictive_choose_scales(errors, contexts, planes, cost, _COST_REACH, chosen, rows)
     return chosen
 
 
@@ -186,10 +187,9 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
         errors = torch.empty(planes.count, planes.height * planes.width, dtype=torch.int32)
         contexts = torch.empty_like(errors)  # activity bin * CENTRES + the prediction's quarter
         kernels.predictive_analyse(symbols, planes, weights, errors, contexts)
-        scales = _choose_scales(errors, contexts)
-        # in place where it can be: on an hour of audio each of these tensors is 74 MB
-        indexes = torch.gather(scales, 1, (contexts // CENTRES).long()).mul_(CENTRES).add_(contexts.remainder_(CENTRES))
-        del contexts
+        # contexts become the table rows in place: on an hour of audio each of these tensors is 74 MB
+        scales = _choose_scales(errors, contexts, rows=contexts)
+        indexes = contexts
     payload = rans_encode(errors, indexes, *laplace_tables())
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}

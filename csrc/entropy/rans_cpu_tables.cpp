@@ -1,0 +1,64 @@
+#include "rans_cpu_tables.h"
+
+#include <algorithm>
+
+
+namespace walloc {
+namespace rans {
+
+std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_t n) {
+  std::vector<uint8_t> used(size_t(t.count), indexes == nullptr ? 1 : 0);
+  for (int64_t i = 0; i < n && indexes != nullptr; ++i) used[size_t(indexes[i])] = 1;
+  return used;
+}
+
+namespace {
+
+// log2 of a row's bucket count: `extra` more than its symbols need, at most 12.
+int bucket_bits(uint32_t symbols, int extra) {
+  int bits = extra;
+  while (bits < 12 && (1u << (bits - extra)) < symbols) ++bits;
+  return bits;
+}
+
+}  // namespace
+
+SymbolLookup::SymbolLookup(const Tables& t, const std::vector<uint8_t>& used, int64_t n)
+    : rows(size_t(t.count), Row{0, 16}) {
+  // Up to 8 buckets per symbol of a row make the scan after the look-up rare, but building them costs: as many
+  // as the tables of the rows in use allow while the buckets number at most a quarter of the symbols to decode
+  // (and at least 2 per symbol).
+  auto total = [&](int extra) {
+    size_t size = 0;
+    for (int64_t j = 0; j < t.count; ++j) {
+      if (used[size_t(j)]) size += size_t(1) << bucket_bits(uint32_t(t.lengths[j] - 1), extra);
+    }
+    return size;
+  };
+  int extra = 3;
+  while (extra > 1 && total(extra) > size_t(n / 4)) --extra;
+  size_t size = 0;
+  for (int64_t j = 0; j < t.count; ++j) {
+    if (!used[size_t(j)]) continue;
+    const int bits = bucket_bits(uint32_t(t.lengths[j] - 1), extra);
+    rows[size_t(j)] = Row{uint32_t(size), uint32_t(kPrecision - bits)};
+    size += size_t(1) << bits;
+  }
+  buckets.resize(size);
+  for (int64_t j = 0; j < t.count; ++j) {
+    if (!used[size_t(j)]) continue;
+    const int32_t* cdf = t.cdfs + j * t.stride;
+    const int32_t last = t.lengths[j] - 2;  // largest symbol
+    const Row r = rows[size_t(j)];
+    // Symbol v owns the buckets whose first slot lies in [cdf[v], cdf[v + 1]): a fill per symbol.
+    const uint32_t round = (1u << r.shift) - 1;
+    for (int32_t v = 0; v <= last; ++v) {
+      const uint32_t begin = (uint32_t(cdf[v]) + round) >> r.shift, end = (uint32_t(cdf[v + 1]) + round) >> r.shift;
+      std::fill(buckets.begin() + r.first + begin, buckets.begin() + r.first + end,
+                Bucket{uint16_t(v), uint16_t(cdf[v + 1] - 1)});
+    }
+  }
+}
+
+}  // namespace rans
+}  // namespace walloc
