@@ -11,6 +11,10 @@ constriction codes each channel's symbols with that channel's table (its fast ar
 walloc is also timed on a batch of 64 such latents in one call, on all CPU threads and, with a GPU, with its
 CUDA coder (CUDA-event timings, reported per latent). Symbols are 8-bit, so Msym/s / 1000 is GB/s of symbols.
 
+The predictive latent coder (the WaLLoC codecs' entropy stage: model analysis, table choice and rANS, then
+its sequential decoder) is timed at one thread on rgb-16x latents of real images: Kodak when ../shared/data
+has it (--images DIR), else the shipped sample; medians over images of the per-image medians.
+
 Writes bench/results/entropy-<device>.json and prints a markdown table.
 """
 
@@ -27,6 +31,7 @@ from common import device_slug, median_seconds, print_table, write_results
 from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
 
 CHANNELS, HEIGHT, WIDTH = 12, 128, 192
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 HALF_WIDTH = 60
 
 
@@ -145,11 +150,37 @@ def bench_constriction(problem, repeats: int) -> list[tuple[str, dict]]:
     })]
 
 
+def bench_predictive(images: list[Path], repeats: int) -> dict:
+    """Predictive coder encode/decode Msym/s at one thread on rgb-16x latents of ``images``."""
+    from walloc.entropy.predictive import compress_planes, decompress_planes
+    from walloc.entropy.symbols import to_symbols
+    from walloc.media import read_image
+
+    codec = walloc.load("rgb-16x")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    encode, decode, symbols, size = [], [], 0, 0
+    try:
+        for path in images:
+            planes = to_symbols(codec.quantize(codec.encode(read_image(path))), codec.latent_bits).to(torch.int32)
+            data = compress_planes(planes)
+            assert torch.equal(decompress_planes(data), planes)
+            encode.append(planes.numel() / median_seconds(lambda: compress_planes(planes), repeats) / 1e6)
+            decode.append(planes.numel() / median_seconds(lambda: decompress_planes(data), repeats) / 1e6)
+            symbols, size = symbols + planes.numel(), size + len(data)
+    finally:
+        torch.set_num_threads(previous)
+    return {"images": len(images), "symbols": symbols, "bytes": size,
+            "encode_Msym_s": float(np.median(encode)), "decode_Msym_s": float(np.median(decode))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--images", type=Path, default=KODAK, help="images for the predictive coder's latents")
     args = parser.parse_args()
+    images = sorted(args.images.glob("*.png")) or [Path(__file__).parents[1] / "samples" / "chelsea.png"]
     problem = make_problem()
     n = problem[0].numel()
     ideal = ideal_bits(*problem) / 8
@@ -172,8 +203,9 @@ def main() -> None:
             "bits_per_symbol": 8 * r["bytes"] / n,
             "over_ideal_percent": 100 * (r["bytes"] / ideal - 1),
         })
+    predictive = bench_predictive(images, args.repeats)
     out = {"device": "cuda" if walloc.cuda_available() else "cpu", "threads": threads, "symbols": n,
-           "ideal_bytes": ideal, "walloc": walloc.build_info(), "rows": results}
+           "ideal_bytes": ideal, "walloc": walloc.build_info(), "rows": results, "predictive": predictive}
     path = write_results(args.out, f"entropy-{device_slug(out['device'])}", out)
     print(f"{n} symbols, {CHANNELS} tables, ideal {ideal:.0f} bytes ({8 * ideal / n:.3f} bits/symbol)\n")
     print_table(
@@ -181,6 +213,10 @@ def main() -> None:
         [[r["coder"], f"{r['encode_Msym_s']:.1f}", f"{r['decode_Msym_s']:.1f}", f"{r['bytes']:.0f}",
           f"{r['bits_per_symbol']:.4f}", f"{r['over_ideal_percent']:+.3f}%"] for r in results],
     )
+    print(f"\npredictive latent coder, 1 thread, rgb-16x latents of {predictive['images']} images "
+          f"({predictive['symbols'] / predictive['images']:.0f} symbols each, "
+          f"{8 * predictive['bytes'] / predictive['symbols']:.3f} bits/symbol): "
+          f"encode {predictive['encode_Msym_s']:.1f} Msym/s, decode {predictive['decode_Msym_s']:.1f} Msym/s")
     print(f"\nwrote {path}")
 
 
