@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -25,5 +26,45 @@ inline void advise_huge_pages(void* data, size_t bytes) {
   (void)bytes;
 #endif
 }
+
+// A scratch block of n elements (contents undefined) from the calling thread's cache: kept between calls, so
+// repeated kernels do not fault fresh pages in each time (on a 2-core machine that cost as much as the
+// transform of an image), up to kKeepBytes a thread; a larger block is the caller's alone and freed with it.
+// One user per thread at a time.
+template <typename T>
+class ThreadScratch {
+ public:
+  static constexpr size_t kKeepBytes = size_t(64) << 20;
+
+  explicit ThreadScratch(size_t n) {
+    if (n == 0) return;
+    if (n * sizeof(T) > kKeepBytes) {
+      own_.reset(new T[n]);
+      data_ = own_.get();
+      return;
+    }
+    Cache& cache = thread_cache();
+    if (cache.size < n) {
+      cache.block.reset(new T[n]);
+      cache.size = n;
+    }
+    data_ = cache.block.get();
+  }
+
+  T* get() const { return data_; }
+
+ private:
+  struct Cache {
+    std::unique_ptr<T[]> block;
+    size_t size = 0;
+  };
+  static Cache& thread_cache() {
+    thread_local Cache cache;
+    return cache;
+  }
+
+  std::unique_ptr<T[]> own_;
+  T* data_ = nullptr;
+};
 
 }  // namespace walloc

@@ -233,14 +233,30 @@ inline Vec<T> lanes_of(const Vec<T>& a, const Vec<T>& b) {
   return __builtin_shuffle(a, b, mask);
 }
 
+// Shuffles of 4-lane vectors that take lanes 0-1 from a and lanes 2-3 from b: one SSE shufps each. (GCC
+// lowers a general two-vector shuffle of SSE2 floats to eight instructions.)
+template <typename T, int A0, int A1, int B0, int B1>
+inline Vec<T> pick(const Vec<T>& a, const Vec<T>& b) {
+  const typename VecOf<T>::mask mask = {A0, A1, 4 + B0, 4 + B1};
+  return __builtin_shuffle(a, b, mask);
+}
+
 // Each sample's successor (a chunk a followed by chunk b) and predecessor (b preceded by a).
 template <typename T>
 inline Vec<T> successors(const Vec<T>& a, const Vec<T>& b) {
-  return lanes_of<T, 1, 1>(a, b);
+  if constexpr (kLanesOf<T> == 4) {
+    return pick<T, 1, 2, 0, 2>(a, pick<T, 3, 3, 0, 0>(a, b));  // (a1, a2) and (a3, b0)
+  } else {
+    return lanes_of<T, 1, 1>(a, b);
+  }
 }
 template <typename T>
 inline Vec<T> predecessors(const Vec<T>& a, const Vec<T>& b) {
-  return lanes_of<T, kLanesOf<T> - 1, 1>(a, b);
+  if constexpr (kLanesOf<T> == 4) {
+    return pick<T, 0, 2, 1, 2>(pick<T, 3, 3, 0, 0>(a, b), b);  // (a3, b0) and (b1, b2)
+  } else {
+    return lanes_of<T, kLanesOf<T> - 1, 1>(a, b);
+  }
 }
 
 // Lane l of the result is lane l/2 of a (l even) or of b (l odd), for the first or second half of the lanes.
@@ -625,13 +641,12 @@ struct TreeWalk {
 };
 
 // A kernel (TapKernel or LiftingKernel) and a plane for intermediate levels: one per thread. The plane is
-// left uninitialized: every level writes all of it before the next reads it.
+// uninitialized (every level writes all of it before the next reads it) and the thread's reused scratch.
 template <typename T, class Kernel>
 struct PlaneWorkspace {
-  PlaneWorkspace(const Kernel& prototype, int64_t plane_size)
-      : kernel(prototype), plane(plane_size > 0 ? new T[plane_size] : nullptr) {}
+  PlaneWorkspace(const Kernel& prototype, int64_t plane_size) : kernel(prototype), plane(size_t(plane_size)) {}
   Kernel kernel;
-  std::unique_ptr<T[]> plane;
+  ThreadScratch<T> plane;
 };
 
 // The packet trees of all planes. step(kernel, level, band, kids) is one split or merge (see TreeWalk).
@@ -643,7 +658,7 @@ void packet_trees(BankKind kind, const T* x, T* y, int64_t planes, int64_t size,
                   int threads, const Kernel& prototype, const Step& step) {
   const bool split = kind == BankKind::Split;
   const bool share_subtrees = levels > 1 && planes < 2 * int64_t(threads) && planes % threads != 0;
-  std::unique_ptr<T[]> plane_scratch(share_subtrees ? new T[planes * size] : nullptr);
+  const ThreadScratch<T> plane_scratch(share_subtrees ? size_t(planes * size) : 0);
   auto make = [&] { return PlaneWorkspace<T, Kernel>(prototype, levels > 1 && !share_subtrees ? size : 0); };
   auto walk = [&](PlaneWorkspace<T, Kernel>& ws, int64_t p) {
     auto bound = [&ws, &step](int level, T* band, T* kids) { step(ws.kernel, level, band, kids); };
