@@ -67,6 +67,9 @@ class ImageCodec(WallocCodec):
         if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
             raise ValueError(f"expected images (N, C, H, W) with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or "
                              f"4 (RGBA), got shape {tuple(images.shape)}")
+        # Contiguous first (a decoded file is usually an HWC array seen as CHW): every later pass over the image
+        # then streams through memory, and the packet transform needs no copy of its own.
+        images = images.contiguous()
         if images.dtype == torch.uint8:
             images = images.float() / 255
         elif not images.is_floating_point():
