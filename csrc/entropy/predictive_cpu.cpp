@@ -299,7 +299,7 @@ void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::T
   PlanesDecoder model(p, out);
   for (size_t c = 0; c + 1 < layout.offsets.size(); ++c) {
     const int64_t count = std::min<int64_t>(rans::kChunkSymbols, n - int64_t(c) * rans::kChunkSymbols);
-    rans::decode_chunk(layout.body + layout.offsets[c], layout.offsets[c + 1] - layout.offsets[c], count, t, lookup,
+    rans::decode_chunk(layout.body + layout.offsets[c], layout.offsets[c + 1] - layout.offsets[c], count, lookup,
                        model);
   }
 }

@@ -129,7 +129,7 @@ void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
     try {
       GivenRows model{indexes + begin, out + begin};
-      decode_chunk(body + offsets[c], offsets[c + 1] - offsets[c], count, t, lookup, model);
+      decode_chunk(body + offsets[c], offsets[c + 1] - offsets[c], count, lookup, model);
     } catch (const BitstreamError& err) {
       errors[c] = err.what();
     }

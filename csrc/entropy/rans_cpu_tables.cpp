@@ -24,7 +24,7 @@ int bucket_bits(uint32_t symbols, int extra) {
 }  // namespace
 
 SymbolLookup::SymbolLookup(const Tables& t, const std::vector<uint8_t>& used, int64_t n)
-    : rows(size_t(t.count), Row{0, 16}) {
+    : rows(size_t(t.count), Row{nullptr, 0, 16, 0, 0}) {
   // Up to 8 buckets per symbol of a row make the scan after the look-up rare, but building them costs: as many
   // as the tables of the rows in use allow while the buckets number at most a quarter of the symbols to decode
   // (and at least 2 per symbol).
@@ -41,7 +41,8 @@ SymbolLookup::SymbolLookup(const Tables& t, const std::vector<uint8_t>& used, in
   for (int64_t j = 0; j < t.count; ++j) {
     if (!used[size_t(j)]) continue;
     const int bits = bucket_bits(uint32_t(t.lengths[j] - 1), extra);
-    rows[size_t(j)] = Row{uint32_t(size), uint32_t(kPrecision - bits)};
+    rows[size_t(j)] = Row{t.cdfs + j * t.stride, uint32_t(size), uint32_t(kPrecision - bits), t.lengths[j] - 2,
+                          t.offsets[j]};
     size += size_t(1) << bits;
   }
   buckets.resize(size);

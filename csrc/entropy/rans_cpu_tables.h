@@ -22,20 +22,23 @@ struct SymbolLookup {
     uint16_t symbol;
     uint16_t last;  // cdf[symbol + 1] - 1
   };
+  // What decoding with a row needs, in one place: one load per symbol.
   struct Row {
-    uint32_t first;  // offset of the row's buckets
-    uint32_t shift;  // 16 - bits
+    const int32_t* cdf;
+    uint32_t first;     // offset of the row's buckets
+    uint32_t shift;     // 16 - bits
+    int32_t max_value;  // the escape's coded value, lengths - 2
+    int32_t offset;
   };
   std::vector<Bucket> buckets;
   std::vector<Row> rows;
 
   SymbolLookup(const Tables& t, const std::vector<uint8_t>& used, int64_t n);
 
-  inline int32_t find(const int32_t* cdf, int32_t row, uint32_t slot) const {
-    const Row r = rows[size_t(row)];
+  inline int32_t find(const Row& r, uint32_t slot) const {
     const Bucket b = buckets[r.first + (slot >> r.shift)];
     int32_t s = b.symbol + (slot > b.last);
-    while (uint32_t(cdf[s + 1]) <= slot) ++s;
+    while (uint32_t(r.cdf[s + 1]) <= slot) ++s;
     return s;
   }
 };

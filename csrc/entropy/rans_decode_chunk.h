@@ -21,8 +21,7 @@ inline constexpr uint8_t kZeroWord[2] = {0, 0};
 // first Status in symbol order, the one the CUDA decoder reports for the same chunk. The lane states are
 // locals, kept in registers over each unrolled group of 16 symbols (one per lane).
 template <typename Model>
-void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, const SymbolLookup& lookup,
-                  Model& model) {
+void decode_chunk(const uint8_t* data, size_t size, int64_t n, const SymbolLookup& lookup, Model& model) {
   ByteReader<BitstreamError> r(data, size);
   const uint32_t n_words = r.get<uint32_t>("chunk word count");
   const uint32_t n_escape = r.get<uint32_t>("chunk escape size");
@@ -36,11 +35,10 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
   const uint8_t* escapes = r.take(n_escape, "escapes");
   uint32_t w = 0, e = 0;
   auto step = [&](uint32_t& x) __attribute__((always_inline)) {
-    const int32_t row = model.row();
-    const int32_t* cdf = t.cdfs + int64_t(row) * t.stride;
+    const SymbolLookup::Row& row = lookup.rows[size_t(model.row())];
     const uint32_t slot = x & (kTotal - 1);
-    const int32_t s = lookup.find(cdf, row, slot);
-    const uint32_t start = uint32_t(cdf[s]), freq = uint32_t(cdf[s + 1]) - start;
+    const int32_t s = lookup.find(row, slot);
+    const uint32_t start = uint32_t(row.cdf[s]), freq = uint32_t(row.cdf[s + 1]) - start;
     x = freq * (x >> kPrecision) + slot - start;
     // Branch-free renormalisation (about one symbol in four reads a word, unpredictably): the next word is
     // always loaded (a zero pad past the end), and kept only when the state fell below the bound.
@@ -51,7 +49,7 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
     x = renormalise ? (x << 16) | word : x;
     w += renormalise;
     int64_t value = s;
-    const int32_t max_value = t.lengths[row] - 2;
+    const int32_t max_value = row.max_value;
     if (s == max_value) [[unlikely]] {
       uint64_t raw = 0;
       for (int k = 0;; ++k) {
@@ -63,7 +61,7 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const Tables& t, 
       }
       value = (raw & 1) ? -int64_t(raw >> 1) - 1 : int64_t(raw >> 1) + max_value;
     }
-    const int64_t symbol = value + t.offsets[row];
+    const int64_t symbol = value + row.offset;
     if (symbol < INT32_MIN || symbol > INT32_MAX) fail(kSymbolOverflow);
     model.put(int32_t(symbol));
   };
