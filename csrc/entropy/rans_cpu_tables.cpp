@@ -2,13 +2,12 @@
 
 #include <algorithm>
 
-
 namespace walloc {
 namespace rans {
 
 std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_t n) {
-  std::vector<uint8_t> used(size_t(t.count), indexes == nullptr ? 1 : 0);
-  for (int64_t i = 0; i < n && indexes != nullptr; ++i) used[size_t(indexes[i])] = 1;
+  std::vector<uint8_t> used(size_t(t.count), 0);
+  for (int64_t i = 0; i < n; ++i) used[size_t(indexes[i])] = 1;
   return used;
 }
 
@@ -46,17 +45,15 @@ SymbolLookup::SymbolLookup(const Tables& t, const std::vector<uint8_t>& used, in
     size += size_t(1) << bits;
   }
   buckets.resize(size);
-  for (int64_t j = 0; j < t.count; ++j) {
-    if (!used[size_t(j)]) continue;
-    const int32_t* cdf = t.cdfs + j * t.stride;
-    const int32_t last = t.lengths[j] - 2;  // largest symbol
-    const Row r = rows[size_t(j)];
+  for (const Row& r : rows) {
+    if (r.cdf == nullptr) continue;  // not in use
     // Symbol v owns the buckets whose first slot lies in [cdf[v], cdf[v + 1]): a fill per symbol.
     const uint32_t round = (1u << r.shift) - 1;
-    for (int32_t v = 0; v <= last; ++v) {
-      const uint32_t begin = (uint32_t(cdf[v]) + round) >> r.shift, end = (uint32_t(cdf[v + 1]) + round) >> r.shift;
+    for (int32_t v = 0; v <= r.max_value; ++v) {
+      const uint32_t begin = (uint32_t(r.cdf[v]) + round) >> r.shift;
+      const uint32_t end = (uint32_t(r.cdf[v + 1]) + round) >> r.shift;
       std::fill(buckets.begin() + r.first + begin, buckets.begin() + r.first + end,
-                Bucket{uint16_t(v), uint16_t(cdf[v + 1] - 1)});
+                Bucket{uint16_t(v), uint16_t(r.cdf[v + 1] - 1)});
     }
   }
 }

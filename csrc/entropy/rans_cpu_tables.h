@@ -10,13 +10,14 @@
 namespace walloc {
 namespace rans {
 
-// Which rows of `t` the given indexes use (indexes already validated), or every row when indexes is null.
+// Which rows of `t` the given indexes use (indexes already validated).
 std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_t n);
 
 // slot -> symbol: row r splits the 2^16 slots into 2^bits buckets (2 to 8 buckets per symbol of the row, at
-// most 4096, as the number of symbols to decode, n, pays for building them), each holding the symbol whose interval contains the bucket's first slot and the last slot of
-// that interval, so the usual look-up (a bucket rarely holds more than one interval boundary) is one load and
-// one compare; a short scan of the cdf finishes the rest.
+// most 4096, as the number of symbols to decode, n, pays for building them), each holding the symbol whose
+// interval contains the bucket's first slot and the last slot of that interval, so the usual look-up (a bucket
+// rarely holds more than one interval boundary) is one load and one compare; a short scan of the cdf finishes
+// the rest. Rows not in use keep a null cdf.
 struct SymbolLookup {
   struct Bucket {
     uint16_t symbol;
