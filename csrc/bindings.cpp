@@ -139,7 +139,7 @@ void predictive_choose_scales_cpu_binding(uintptr_t errors, uintptr_t contexts, 
                                           int threads) {
   py::gil_scoped_release release;
   predictive::choose_scales_cpu(as_ptr<const int32_t>(errors), as_ptr<const int32_t>(contexts), planes,
-                                as_ptr<const int64_t>(cost), reach, scales, as_ptr<int32_t>(chosen),
+                                as_ptr<const int32_t>(cost), reach, scales, as_ptr<int32_t>(chosen),
                                 as_ptr<int32_t>(rows), threads);
 }
 

@@ -78,7 +78,7 @@ def reference_scales(errors: torch.Tensor, contexts: torch.Tensor) -> torch.Tens
     index = errors.long().clamp(-_COST_REACH - 1, _COST_REACH + 1) + _COST_REACH + 1
     cell = (torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()) * slots + index
     hist = torch.bincount(cell.flatten(), minlength=planes * BINS * CENTRES * slots).view(planes * BINS, -1)
-    return (hist @ _cost_matrix()).argmin(-1).view(planes, BINS).to(torch.int32)
+    return (hist @ _cost_matrix().long()).argmin(-1).view(planes, BINS).to(torch.int32)
 
 
 def test_scale_choice_matches_its_reference():

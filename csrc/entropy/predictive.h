@@ -7,8 +7,10 @@
 // twin: codec streams are decoded on the CPU before the latents go to a device.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "rans.h"
 
@@ -16,6 +18,7 @@ namespace walloc {
 namespace predictive {
 
 constexpr int kNeighbours = 6;
+constexpr int kMaxBins = 24;  // activity bins a plane may have: the last starts at activity 2**11
 constexpr int kWeightShift = 6;
 
 struct Planes {
@@ -30,14 +33,16 @@ struct Planes {
   int centres;             // tables per scale: row = scale * centres + the prediction's fractional part
 };
 
-// The activity bin of a >= 0: 0 for 0, then two bins per octave (2 * bit_length - 1, plus 1 in the upper half
-// of the octave), capped at bins - 1.
-inline int activity_bin(int64_t a, int bins) {
-  if (a <= 0) return 0;
-  const int length = 64 - __builtin_clzll(static_cast<unsigned long long>(a));
-  const int upper = length >= 2 ? static_cast<int>((a >> (length - 2)) & 1) : 0;
-  const int bin = 2 * length - 1 + upper;
-  return bin < bins - 1 ? bin : bins - 1;
+// The activity bin of 0 <= a < 2**24: 0 for 0, then two bins per octave (2 * bit_length - 1, plus 1 in the
+// upper half of the octave), capped at bins - 1. Read from the bits of float(a), which is exact: its biased
+// exponent is bit_length + 126 and its top mantissa bit the half of the octave; branch-free, so the encoder's
+// row loops vectorise it.
+inline int activity_bin(int32_t a, int bins) {
+  const float f = static_cast<float>(a);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const int bin = static_cast<int>(bits >> 22) - 253;  // a = 0 (bits 0) gives a negative bin
+  return std::min(std::max(bin, 0), bins - 1);
 }
 
 // Encoder, step 1: per plane, the normal equations of the least-squares prediction of each centred symbol
@@ -51,11 +56,11 @@ void analyse_cpu(const int32_t* symbols, const Planes& planes, int32_t* errors, 
 
 // Encoder, step 3: per plane and activity bin, the table scale (of `scales` in the family) that codes the
 // plane's errors in that bin in the fewest bits: cost (centres * (2 reach + 3), scales) holds the cost in
-// integer units of each error in [-reach, reach], and one slot for each side beyond, per table centre. Exact
-// integer sums, ties to the lowest scale, so the choice never depends on the thread count. With rows given,
-// also each symbol's table row (chosen scale * centres + quarter), the index its error is coded with. The
-// planes' weights and scales are unused.
-void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& planes, const int64_t* cost,
+// integer units (0 to 2**31 - 1) of each error in [-reach, reach], and one slot for each side beyond, per table
+// centre. Exact integer sums, ties to the lowest scale, so the choice never depends on the thread count. With
+// rows given, also each symbol's table row (chosen scale * centres + quarter), the index its error is coded
+// with. The planes' weights and scales are unused.
+void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& planes, const int32_t* cost,
                        int reach, int scales, int32_t* chosen, int32_t* rows, int threads);
 
 // Decodes count * height * width symbols into out (row-major planes). Throws BitstreamError for any stream

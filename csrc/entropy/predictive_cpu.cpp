@@ -18,27 +18,29 @@ namespace predictive {
 namespace {
 
 // Planes with two zero rows above, two zero columns left and one right, so the six neighbours of every
-// position are plain loads: row(y)[x - 2], row(y)[x - 1], row(y - 1)[x - 1 .. x + 1], row(y - 2)[x].
+// position are plain loads: row(y)[x - 2], row(y)[x - 1], row(y - 1)[x - 1 .. x + 1], row(y - 2)[x]. The
+// encoder keeps centred symbols in int16 (under 2**14 in magnitude), which halves the bytes its row loops read
+// and lets int16 products use the multiply-add instructions of every x86-64 CPU.
+template <typename T>
 class PaddedPlanes {
  public:
   PaddedPlanes(int64_t count, int64_t height, int64_t width)
       : pitch_(width + 3), plane_(pitch_ * (height + 2)), data_(size_t(count * plane_)) {}
-  int32_t* row(int64_t plane, int64_t y) { return data_.data() + plane * plane_ + (y + 2) * pitch_ + 2; }
-  const int32_t* row(int64_t plane, int64_t y) const {
-    return data_.data() + plane * plane_ + (y + 2) * pitch_ + 2;
-  }
+  T* row(int64_t plane, int64_t y) { return data_.data() + plane * plane_ + (y + 2) * pitch_ + 2; }
+  const T* row(int64_t plane, int64_t y) const { return data_.data() + plane * plane_ + (y + 2) * pitch_ + 2; }
   int64_t pitch() const { return pitch_; }
 
  private:
   int64_t pitch_, plane_;
-  std::vector<int32_t> data_;  // value-initialised: the padding stays zero
+  std::vector<T> data_;  // value-initialised: the padding stays zero
 };
 
 // The weighted sum of the neighbours W, N, NW, NE, WW, NN of column x (row points at the padded row, one
 // pitch below its row above), in two parts: the rows above, and W and WW, which the sequential decoder keeps
 // in registers. Exact in int32 (any order): 15-bit values times six int8 weights stay under 2**24.
-inline int32_t weighted_above(const int32_t* row, int64_t pitch, const int8_t* w, int64_t x) {
-  const int32_t* up = row - pitch;
+template <typename T>
+inline int32_t weighted_above(const T* row, int64_t pitch, const int8_t* w, int64_t x) {
+  const T* up = row - pitch;
   return w[1] * up[x] + w[2] * up[x - 1] + w[3] * up[x + 1] + w[5] * up[x - pitch];
 }
 inline int32_t weighted(int32_t west, int32_t west2, int32_t above, const int8_t* w) {
@@ -69,38 +71,65 @@ inline int32_t activity(int32_t west, int32_t west2, int32_t above, int32_t prev
 
 void check_planes(const Planes& p) {
   if (p.count < 0 || p.height < 1 || p.width < 1 || p.channels < 1 || p.bits < 1 || p.bits > 15 || p.bins < 1 ||
-      p.centres < 1) {
+      p.bins > kMaxBins || p.centres < 1) {
     throw std::invalid_argument("predictive planes: bad shape, channels, bits, bins or centres");
   }
 }
 
-// Plane `plane` of symbols, centred, into padded plane 0 of v.
-void load_centred(const int32_t* symbols, const Planes& p, int64_t plane, PaddedPlanes& v) {
-  const int32_t half = int32_t(1) << (p.bits - 1);
+// Plane `plane` of symbols, centred, into padded plane 0 of v. False if a symbol lies outside [0, 2**bits)
+// (what is stored for it is then meaningless).
+bool load_centred(const int32_t* symbols, const Planes& p, int64_t plane, PaddedPlanes<int16_t>& v) {
+  const uint32_t half = uint32_t(1) << (p.bits - 1), end = 2 * half;
   const int32_t* s = symbols + plane * p.height * p.width;
+  bool in_range = true;
   for (int64_t y = 0; y < p.height; ++y) {
-    int32_t* row = v.row(0, y);
-    for (int64_t x = 0; x < p.width; ++x) row[x] = s[y * p.width + x] - half;
+    int16_t* row = v.row(0, y);
+    for (int64_t x = 0; x < p.width; ++x) {
+      const uint32_t symbol = uint32_t(s[y * p.width + x]);
+      in_range &= symbol < end;
+      row[x] = int16_t(symbol - half);
+    }
   }
+  return in_range;
+}
+
+// The sum of a[x] * b[x], x < n, in int32 (int16 products summed so become multiply-adds); the caller keeps n
+// short enough that the sum cannot overflow.
+inline int32_t dot(const int16_t* a, const int16_t* b, int64_t n) {
+  int32_t sum = 0;
+  for (int64_t x = 0; x < n; ++x) sum += int32_t(a[x]) * b[x];
+  return sum;
 }
 
 // The rANS chunk decoder's view of the model: walks the planes in raster order, gives each symbol's table row
-// from its decoded neighbours (row()) and fixes it from its coded error (put()).
+// from its decoded neighbours (row()) and fixes it from its coded error (put()). A symbol's row depends on the
+// one just decoded, so row() is on the decoder's dependent chain: the activity -> bin -> scale -> row steps are
+// one look-up in a per-plane table.
 class PlanesDecoder {
  public:
-  PlanesDecoder(const Planes& p, int32_t* out)
-      : p_(p), out_(out), half_(int32_t(1) << (p.bits - 1)), values_(1, p.height, p.width),
+  using Row = rans::SymbolLookup::Row;
+
+  PlanesDecoder(const Planes& p, const rans::SymbolLookup& lookup, int32_t* out)
+      : p_(p), lookup_(lookup), out_(out), half_(int32_t(1) << (p.bits - 1)), values_(1, p.height, p.width),
         magnitudes_(2, p.height, p.width), zeros_(size_t(p.width)), pitch_(values_.pitch()) {
+    // bin_starts_[b]: the first activity in bin b or above (bin 2 has none); activities from the last bin's
+    // start on share its one entry, which ends the table.
+    for (int32_t a = 0; int(bin_starts_.size()) < p.bins; ++a) {
+      while (int(bin_starts_.size()) <= activity_bin(a, p.bins)) bin_starts_.push_back(a);
+    }
+    last_activity_ = bin_starts_.back();
+    bin_starts_.push_back(int32_t(last_activity_) + 1);
+    rows_by_activity_.resize(size_t(last_activity_) + 1);
     start_row();
   }
 
-  int32_t row() {
+  const Row& row() {
     const int32_t t = weighted(int32_t(west_), int32_t(west2_), weighted_above(v_, pitch_, weights_, x_), weights_);
     floor_ = prediction_floor(t);
     quarter_ = prediction_quarter(t);
-    const int32_t a = activity(int32_t(west_magnitude_), int32_t(west2_magnitude_), activity_above(m_, pitch_, x_),
+    const int64_t a = activity(int32_t(west_magnitude_), int32_t(west2_magnitude_), activity_above(m_, pitch_, x_),
                                previous_[x_]);
-    return scales_[activity_bin(a, p_.bins)] * p_.centres + int32_t(quarter_);
+    return rows_by_activity_[size_t(std::min<int64_t>(a, last_activity_))][quarter_];
   }
 
   void put(int32_t error) {
@@ -133,22 +162,34 @@ class PlanesDecoder {
     m_ = magnitudes_.row(current, y_);
     previous_ = plane_ % p_.channels != 0 ? magnitudes_.row(1 - current, y_) : zeros_.data();
     weights_ = p_.weights + plane_ * kNeighbours;
-    scales_ = p_.scales + plane_ * p_.bins;
     west_ = west2_ = west_magnitude_ = west2_magnitude_ = 0;  // the zero padding left of the row
+    if (y_ == 0) start_plane();
+  }
+
+  void start_plane() {
+    const int32_t* scales = p_.scales + plane_ * p_.bins;
+    const auto table = rows_by_activity_.begin();
+    for (int b = 0; b < p_.bins; ++b) {
+      std::fill(table + bin_starts_[size_t(b)], table + bin_starts_[size_t(b + 1)],
+                lookup_.rows.data() + int64_t(scales[b]) * p_.centres);
+    }
   }
 
   const Planes& p_;
+  const rans::SymbolLookup& lookup_;
   int32_t* out_;
   const int64_t half_;
-  PaddedPlanes values_, magnitudes_;  // centred values of this plane, magnitudes of this and the previous
-  std::vector<int32_t> zeros_;        // the previous channel's magnitudes where there is none
+  PaddedPlanes<int32_t> values_, magnitudes_;  // centred values of this plane, magnitudes of this and the previous
+  std::vector<int32_t> zeros_;                 // the previous channel's magnitudes where there is none
+  std::vector<int32_t> bin_starts_;           // (bins + 1)
+  std::vector<const Row*> rows_by_activity_;  // this plane's table rows for quarter 0, by activity
   const int64_t pitch_;
+  int64_t last_activity_ = 0;
   int64_t plane_ = 0, y_ = 0, x_ = 0;
   int32_t* v_;
   int32_t* m_;
   const int32_t* previous_;
   const int8_t* weights_;
-  const int32_t* scales_;
   // The row's last two values and magnitudes, and the current prediction: int64 so that the int32 stores into
   // the planes cannot alias them and they stay in registers.
   int64_t west_ = 0, west2_ = 0, west_magnitude_ = 0, west2_magnitude_ = 0;
@@ -159,65 +200,64 @@ class PlanesDecoder {
 
 void least_squares_cpu(const int32_t* symbols, const Planes& p, double* gram, double* rhs, int threads) {
   check_planes(p);
-  // Sums of products of int32 values (under 2**28 each) in int64: exact in any order. The 21 distinct
-  // entries of the symmetric gram and the 6 of rhs, mirrored at the end.
+  // Sums of products of centred values (each product at most 2**(2 bits - 2) in magnitude): in int32 over row
+  // segments short enough not to overflow, then in int64, so exact in any order. The 21 distinct entries of
+  // the symmetric gram and the 6 of rhs, mirrored at the end.
   constexpr int kTerms = kNeighbours * (kNeighbours + 1) / 2 + kNeighbours;
-  parallel_for_with_scratch(p.count, threads, [&] { return PaddedPlanes(1, p.height, p.width); },
-                            [&](PaddedPlanes& v, int64_t plane) {
-    load_centred(symbols, p, plane, v);
+  const int64_t segment = std::max<int64_t>(1, (int64_t(1) << 30) >> (2 * (p.bits - 1)));
+  std::atomic<bool> out_of_range{false};
+  parallel_for_with_scratch(p.count, threads, [&] { return PaddedPlanes<int16_t>(1, p.height, p.width); },
+                            [&](PaddedPlanes<int16_t>& v, int64_t plane) {
+    if (!load_centred(symbols, p, plane, v)) out_of_range = true;
     const int64_t pitch = v.pitch();
     int64_t sums[kTerms] = {};
     for (int64_t y = 0; y < p.height; ++y) {
-      const int32_t* row = v.row(0, y);
-      const int32_t* up = row - pitch;
-      const int32_t* up2 = up - pitch;
-      for (int64_t x = 0; x < p.width; ++x) {
-        const int64_t n[kNeighbours + 1] = {row[x - 1], up[x], up[x - 1], up[x + 1], row[x - 2], up2[x], row[x]};
+      const int16_t* row = v.row(0, y);
+      const int16_t* up = row - pitch;
+      const int16_t* n[kNeighbours + 1] = {row - 1, up, up - 1, up + 1, row - 2, up - pitch, row};  // ..., C
+      for (int64_t x = 0; x < p.width; x += segment) {
+        const int64_t length = std::min(segment, p.width - x);
         int k = 0;
         for (int j = 0; j < kNeighbours; ++j) {
-          for (int i = j; i < kNeighbours; ++i) sums[k++] += n[j] * n[i];
+          for (int i = j; i <= kNeighbours; ++i) sums[k++] += dot(n[j] + x, n[i] + x, length);
         }
-        for (int j = 0; j < kNeighbours; ++j) sums[k++] += n[j] * n[kNeighbours];
       }
     }
     double* a = gram + plane * kNeighbours * kNeighbours;
     int k = 0;
     for (int j = 0; j < kNeighbours; ++j) {
       for (int i = j; i < kNeighbours; ++i, ++k) a[j * kNeighbours + i] = a[i * kNeighbours + j] = double(sums[k]);
+      rhs[plane * kNeighbours + j] = double(sums[k++]);
     }
-    for (int j = 0; j < kNeighbours; ++j) rhs[plane * kNeighbours + j] = double(sums[k++]);
   });
+  if (out_of_range) throw std::invalid_argument("predictive least squares: a symbol lies outside [0, 2**bits)");
 }
 
 void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32_t* contexts, int threads) {
   check_planes(p);
   const int64_t plane_size = p.height * p.width;
-  const int32_t half = int32_t(1) << (p.bits - 1);
   // The symbols are known, so the planes need no order: errors, quarters (in contexts) and magnitudes of every
   // plane in parallel, then the activity bins, which read the previous channel's magnitudes.
-  PaddedPlanes magnitudes(p.count, p.height, p.width);
+  PaddedPlanes<int32_t> magnitudes(p.count, p.height, p.width);
   std::atomic<bool> out_of_range{false};
-  parallel_for_with_scratch(p.count, threads, [&] { return PaddedPlanes(1, p.height, p.width); },
-                            [&](PaddedPlanes& values, int64_t plane) {
-    load_centred(symbols, p, plane, values);
+  parallel_for_with_scratch(p.count, threads, [&] { return PaddedPlanes<int16_t>(1, p.height, p.width); },
+                            [&](PaddedPlanes<int16_t>& values, int64_t plane) {
+    if (!load_centred(symbols, p, plane, values)) out_of_range = true;
     const int8_t* w = p.weights + plane * kNeighbours;
     const int64_t pitch = values.pitch();
-    bool in_range = true;
     for (int64_t y = 0; y < p.height; ++y) {
-      const int32_t* v = values.row(0, y);
+      const int16_t* v = values.row(0, y);
       int32_t* m = magnitudes.row(plane, y);
       int32_t* e = errors + plane * plane_size + y * p.width;
       int32_t* q = contexts + plane * plane_size + y * p.width;
       for (int64_t x = 0; x < p.width; ++x) {
         const int32_t t = weighted(v[x - 1], v[x - 2], weighted_above(v, pitch, w, x), w);
         const int32_t quarter = prediction_quarter(t), error = v[x] - prediction_floor(t);
-        in_range &= v[x] >= -half && v[x] < half;
         e[x] = error;
         q[x] = quarter;
         m[x] = magnitude(error, quarter);
       }
     }
-    if (!in_range) out_of_range = true;
   });
   if (out_of_range) throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
   parallel_for_with_scratch(p.count, threads, [] { return 0; }, [&](int&, int64_t plane) {
@@ -235,46 +275,68 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
   });
 }
 
-void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& p, const int64_t* cost,
+void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Planes& p, const int32_t* cost,
                        int reach, int scales, int32_t* chosen, int32_t* rows, int threads) {
   check_planes(p);
   if (reach < 0 || scales < 1) throw std::invalid_argument("predictive scale choice: bad cost reach or scale count");
   const int64_t plane_size = p.height * p.width, slots = 2 * int64_t(reach) + 3, cells = p.centres * slots;
+  const int64_t contexts_per_plane = int64_t(p.bins) * p.centres;
+  // uint32 counts (blocks of at most 2**31 symbols) times uint32 costs: the products need no 64-bit multiply.
+  constexpr int64_t kBlock = int64_t(1) << 31;
   struct Counts {
-    std::vector<int64_t> hist;     // (bins * cells), zero between planes
-    std::vector<int64_t> touched;  // the cells counted in this plane
-    std::vector<int64_t> total;    // (bins, scales)
+    // Two histograms (bins * cells each), one for even and one for odd symbols, so that a run of errors in one
+    // cell does not wait on its own increments; zero between blocks.
+    std::vector<uint32_t> hist;
+    std::vector<int64_t> touched;  // the cells counted in this block (a cell counted in both copies twice)
+    std::vector<uint64_t> total;   // (bins, scales)
+    std::vector<int32_t> row_of;   // context -> the table row of its chosen scale
   };
   parallel_for_with_scratch(p.count, threads,
-                            [&] { return Counts{std::vector<int64_t>(size_t(p.bins * cells)), {},
-                                                std::vector<int64_t>(size_t(p.bins * scales))}; },
+                            [&] { return Counts{std::vector<uint32_t>(size_t(2 * p.bins * cells)), {},
+                                                std::vector<uint64_t>(size_t(p.bins * scales)),
+                                                std::vector<int32_t>(size_t(contexts_per_plane))}; },
                             [&](Counts& c, int64_t plane) {
-    c.touched.clear();
     std::fill(c.total.begin(), c.total.end(), 0);
-    const int64_t begin = plane * plane_size, end = begin + plane_size;
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t slot = std::clamp<int64_t>(errors[i], -reach - 1, reach + 1) + reach + 1;
-      const int64_t cell = contexts[i] * slots + slot;  // context = bin * centres + quarter
-      if (c.hist[size_t(cell)]++ == 0) c.touched.push_back(cell);
-    }
-    // Most errors are small: only the cells counted cost anything. Exact integer sums in any order.
-    for (const int64_t cell : c.touched) {
-      const int64_t count = c.hist[size_t(cell)], bin = cell / cells;
-      const int64_t* costs = cost + (cell - bin * cells) * scales;
-      int64_t* total = c.total.data() + bin * scales;
-      for (int k = 0; k < scales; ++k) total[k] += count * costs[k];
-      c.hist[size_t(cell)] = 0;
+    uint32_t* even = c.hist.data();
+    uint32_t* odd = even + p.bins * cells;
+    const int64_t plane_begin = plane * plane_size, plane_end = plane_begin + plane_size;
+    for (int64_t begin = plane_begin; begin < plane_end; begin += kBlock) {
+      const int64_t end = std::min(begin + kBlock, plane_end);
+      c.touched.clear();
+      // Locals, not captures: the counts' uint32 stores could otherwise alias `reach` and force reloads.
+      const int32_t* e = errors;
+      const int32_t* x = contexts;
+      const int64_t low = -int64_t(reach) - 1, high = int64_t(reach) + 1, width = slots;
+      std::vector<int64_t>& touched = c.touched;
+      auto count = [e, x, low, high, width, &touched](uint32_t* hist, int64_t i) __attribute__((always_inline)) {
+        const int64_t cell = x[i] * width + std::clamp<int64_t>(e[i], low, high) - low;  // x: bin * centres + q
+        if (hist[cell]++ == 0) touched.push_back(cell);
+      };
+      int64_t i = begin;
+      for (; i + 1 < end; i += 2) {
+        count(even, i);
+        count(odd, i + 1);
+      }
+      if (i < end) count(even, i);
+      // Most errors are small: only the cells counted cost anything. Exact integer sums in any order.
+      for (const int64_t cell : c.touched) {
+        const uint32_t n = even[cell] + odd[cell];  // at most a block's 2**31
+        even[cell] = odd[cell] = 0;
+        if (n == 0) continue;  // counted in both copies, folded already
+        const int64_t bin = cell / cells;
+        const int32_t* costs = cost + (cell - bin * cells) * scales;
+        uint64_t* total = c.total.data() + bin * scales;
+        for (int k = 0; k < scales; ++k) total[k] += uint64_t(n) * uint32_t(costs[k]);
+      }
     }
     int32_t* choice = chosen + plane * p.bins;
     for (int bin = 0; bin < p.bins; ++bin) {
-      const int64_t* total = c.total.data() + bin * scales;
+      const uint64_t* total = c.total.data() + bin * scales;
       choice[bin] = int32_t(std::min_element(total, total + scales) - total);  // ties: the lowest scale
+      for (int q = 0; q < p.centres; ++q) c.row_of[size_t(bin * p.centres + q)] = choice[bin] * p.centres + q;
     }
     if (rows == nullptr) return;
-    for (int64_t i = begin; i < end; ++i) {
-      const int32_t bin = contexts[i] / p.centres;
-      rows[i] = choice[bin] * p.centres + (contexts[i] - bin * p.centres);
-    }
+    for (int64_t i = plane_begin; i < plane_end; ++i) rows[i] = c.row_of[size_t(contexts[i])];
   });
 }
 
@@ -296,7 +358,7 @@ void decode_cpu(const uint8_t* data, size_t size, const Planes& p, const rans::T
   }
   if (n == 0) return;
   const rans::SymbolLookup lookup(t, used, n);
-  PlanesDecoder model(p, out);
+  PlanesDecoder model(p, lookup, out);
   for (size_t c = 0; c + 1 < layout.offsets.size(); ++c) {
     const int64_t count = std::min<int64_t>(rans::kChunkSymbols, n - int64_t(c) * rans::kChunkSymbols);
     rans::decode_chunk(layout.body + layout.offsets[c], layout.offsets[c + 1] - layout.offsets[c], count, lookup,

@@ -68,9 +68,10 @@ bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, con
 
 // Rows given up front; the decoded symbols go to out, both advanced symbol by symbol.
 struct GivenRows {
+  const SymbolLookup::Row* rows;
   const int32_t* index;
   int32_t* out;
-  int32_t row() const { return *index; }
+  const SymbolLookup::Row& row() const { return rows[*index]; }
   void put(int32_t symbol) {
     *out++ = symbol;
     ++index;
@@ -128,7 +129,7 @@ void decode_cpu(const uint8_t* data, size_t size, const int32_t* indexes, int64_
   parallel_for_with_scratch(int64_t(chunks), threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
     const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
     try {
-      GivenRows model{indexes + begin, out + begin};
+      GivenRows model{lookup.rows.data(), indexes + begin, out + begin};
       decode_chunk(body + offsets[c], offsets[c + 1] - offsets[c], count, lookup, model);
     } catch (const BitstreamError& err) {
       errors[c] = err.what();

@@ -16,7 +16,7 @@ namespace rans {
 inline constexpr uint8_t kZeroWord[2] = {0, 0};
 
 // Decodes one chunk of n symbols from [data, data + size). The model gives each symbol's table row
-// (model.row(), a valid row) just before it is decoded and takes the symbol after (model.put(symbol)), in
+// (model.row(), a row of `lookup` in use) just before it is decoded and takes the symbol after (model.put(symbol)), in
 // symbol order, so rows may depend on symbols decoded before. Throws BitstreamError with the message of the
 // first Status in symbol order, the one the CUDA decoder reports for the same chunk. The lane states are
 // locals, kept in registers over each unrolled group of 16 symbols (one per lane).
@@ -35,7 +35,7 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const SymbolLooku
   const uint8_t* escapes = r.take(n_escape, "escapes");
   uint32_t w = 0, e = 0;
   auto step = [&](uint32_t& x) __attribute__((always_inline)) {
-    const SymbolLookup::Row& row = lookup.rows[size_t(model.row())];
+    const SymbolLookup::Row& row = model.row();
     const uint32_t slot = x & (kTotal - 1);
     const int32_t s = lookup.find(row, slot);
     const uint32_t start = uint32_t(row.cdf[s]), freq = uint32_t(row.cdf[s + 1]) - start;

@@ -142,7 +142,7 @@ def _cost_matrix() -> Tensor:
         index = (errors + reach).clamp(0, 2 * reach + 1)
         costs[q, :, k] = torch.where(inside, 16 - torch.log2(freqs[index]),
                                      16 - math.log2(freqs[-1]) + _escape_bits(errors))
-    return torch.round(costs.flatten(0, 1) * 1024).long()
+    return torch.round(costs.flatten(0, 1) * 1024).int()
 
 
 def _choose_scales(errors: Tensor, contexts: Tensor, rows: Tensor | None = None) -> Tensor:

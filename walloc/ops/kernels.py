@@ -216,7 +216,7 @@ def predictive_analyse(symbols: Tensor, planes: Planes, weights: Tensor, errors:
 
 def predictive_choose_scales(errors: Tensor, contexts: Tensor, planes: Planes, cost: Tensor, reach: int,
                              chosen: Tensor, rows: Tensor | None = None) -> None:
-    """Per plane and bin, the column of int64 ``cost`` (centres * (2 reach + 3), scales) that codes the errors in
+    """Per plane and bin, the column of int32 ``cost`` (centres * (2 reach + 3), scales) that codes the errors in
     the fewest bits, into int32 ``chosen`` (count, bins); with int32 ``rows`` (shaped as errors), each error's
     table row (chosen scale * centres + quarter) too."""
     _C.predictive_choose_scales_cpu(errors=errors.data_ptr(), contexts=contexts.data_ptr(), planes=_planes(planes),
