@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../common/bytes.h"
 #include "rans.h"
@@ -16,10 +17,10 @@ namespace rans {
 inline constexpr uint8_t kZeroWord[2] = {0, 0};
 
 // Decodes one chunk of n symbols from [data, data + size). The model gives each symbol's table row
-// (model.row(), a row of `lookup` in use) just before it is decoded and takes the symbol after (model.put(symbol)), in
-// symbol order, so rows may depend on symbols decoded before. Throws BitstreamError with the message of the
-// first Status in symbol order, the one the CUDA decoder reports for the same chunk. The lane states are
-// locals, kept in registers over each unrolled group of 16 symbols (one per lane).
+// (model.row(), a row of `lookup` in use) just before it is decoded and takes the symbol after
+// (model.put(symbol)), in symbol order, so rows may depend on symbols decoded before. Throws BitstreamError
+// with the message of the first Status in symbol order, the one the CUDA decoder reports for the same chunk.
+// Each group of 16 symbols (one per lane) is unrolled.
 template <typename Model>
 void decode_chunk(const uint8_t* data, size_t size, int64_t n, const SymbolLookup& lookup, Model& model) {
   ByteReader<BitstreamError> r(data, size);
@@ -34,19 +35,24 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const SymbolLooku
   const uint8_t* word_bytes = r.take(size_t(n_words) * 2, "words");
   const uint8_t* escapes = r.take(n_escape, "escapes");
   uint32_t w = 0, e = 0;
-  auto step = [&](uint32_t& x) __attribute__((always_inline)) {
+  // One symbol of lane state x. A symbol reads at most one word, so a group of kLanes symbols that starts at
+  // least kLanes words before the end needs no overrun check (Checked = false): the next word is always
+  // loaded and shifted in or not by arithmetic, so the renormalisation (about one symbol in four reads a
+  // word, unpredictably) is branch-free.
+  auto step = [&](auto checked, uint32_t& x) __attribute__((always_inline)) {
     const SymbolLookup::Row& row = model.row();
     const uint32_t slot = x & (kTotal - 1);
     const int32_t s = lookup.find(row, slot);
     const uint32_t start = uint32_t(row.cdf[s]), freq = uint32_t(row.cdf[s + 1]) - start;
     x = freq * (x >> kPrecision) + slot - start;
-    // Branch-free renormalisation (about one symbol in four reads a word, unpredictably): the next word is
-    // always loaded (a zero pad past the end), and kept only when the state fell below the bound.
-    const bool renormalise = x < kLowerBound;
-    if (renormalise && w >= n_words) fail(kWordOverrun);
-    const uint8_t* next = w < n_words ? word_bytes + 2 * w : kZeroWord;
+    const uint32_t renormalise = x < kLowerBound;
+    const uint8_t* next = word_bytes + 2 * w;
+    if constexpr (decltype(checked)::value) {
+      if (renormalise && w >= n_words) fail(kWordOverrun);
+      if (w >= n_words) next = kZeroWord;
+    }
     const uint32_t word = uint32_t(next[0]) | uint32_t(next[1]) << 8;
-    x = renormalise ? (x << 16) | word : x;
+    x = (x << (16 * renormalise)) | (word & (0u - renormalise));
     w += renormalise;
     int64_t value = s;
     const int32_t max_value = row.max_value;
@@ -67,10 +73,15 @@ void decode_chunk(const uint8_t* data, size_t size, int64_t n, const SymbolLooku
   };
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    if (uint64_t(w) + kLanes <= n_words) {
 #pragma GCC unroll 16
-    for (int k = 0; k < kLanes; ++k) step(state[k]);
+      for (int k = 0; k < kLanes; ++k) step(std::false_type{}, state[k]);
+    } else {
+#pragma GCC unroll 16
+      for (int k = 0; k < kLanes; ++k) step(std::true_type{}, state[k]);
+    }
   }
-  for (; i < n; ++i) step(state[i % kLanes]);
+  for (; i < n; ++i) step(std::true_type{}, state[i % kLanes]);
   for (uint32_t s : state) {
     if (s != kLowerBound) fail(kNotAtStart);
   }
