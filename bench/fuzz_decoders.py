@@ -54,7 +54,20 @@ def seeds() -> list[bytes]:
     out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
     out.append(nerv_seed())
     out.append(music2latent_codec().compress(torch.randn(1, 2, 6000, generator=gen).clamp(-1, 1) * 0.3, bits=6))
+    image = torch.rand(1, 3, 24, 40, generator=gen)
+    out += [wavelet_image_codec().compress(image, quality=q) for q in (8, 3.5)]
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def wavelet_image_codec():
+    """A tiny random WaLLoC image codec: its streams' headers (quantizer step included) and latents are checked
+    before any network runs."""
+    from walloc.codec.image import ImageCodec
+    from walloc.models import WallocImageModel
+
+    torch.manual_seed(0)
+    return ImageCodec("fuzz-walloc", WallocImageModel(J=2, Nd=32, latent_dim=4, attention=False))
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,7 +117,7 @@ def decode_everything(data: bytes) -> None:
         pass
     for candidate in (data, with_valid_checksums(data)):
         for decoder in (decompress_symbols, decompress_planes, video.decompress,
-                        music2latent_codec().quantized_latents):
+                        music2latent_codec().quantized_latents, wavelet_image_codec().quantized_latents):
             try:
                 decoder(candidate)
             except ValueError:

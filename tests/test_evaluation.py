@@ -17,12 +17,16 @@ def test_image_rows_count_real_bytes(codec_path):
     jpeg = [r for r in rows if r["codec"] == "JPEG"]
     assert jpeg[0]["bpp"] == pytest.approx(8 * len(evaluation.pillow_encode(image, "JPEG", 30)) / (96 * 128))
     assert jpeg[0]["bpp"] < jpeg[1]["bpp"] and jpeg[0]["psnr_db"] < jpeg[1]["psnr_db"]
-    ours = next(r for r in rows if r["codec"] == "tiny-image-0")
-    assert ours["bpp"] == pytest.approx(8 * len(codec.compress(image)) / (96 * 128))
+    ours = [r for r in rows if r["codec"] == "tiny-image-0"]
+    assert [r["setting"] for r in ours] == evaluation.WALLOC_QUALITIES  # a curve over the quality scale
+    for row in ours:
+        assert row["bpp"] == pytest.approx(8 * len(codec.compress(image, quality=row["setting"])) / (96 * 128))
     curve = evaluation.curves(rows, "bpp")
     assert [p["setting"] for p in curve["JPEG"]] == [30, 90]
     deltas = evaluation.deltas_against(curve, "JPEG", "bpp")
-    assert deltas["tiny-image-0"]["kind"] == "point"
+    assert deltas["tiny-image-0"]["kind"] == "curve"
+    text, summary = evaluation.image_report(rows)
+    assert set(summary["vs_jpeg"]) == {"psnr_db", "ms_ssim"} and "Against JPEG" in text
 
 
 def test_align_recovers_a_codec_delay():

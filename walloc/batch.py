@@ -116,6 +116,11 @@ def _attempt(work: Callable[[Job], str], job: Job, report: bool) -> list[str]:
     return []
 
 
+# The target-rate options and the media they apply to: in a folder of images and audio, --bpp sets the images'
+# rate and --kbps the audio's.
+TARGET_RATE_KINDS = {"bpp": "image", "kbps": "audio"}
+
+
 def codec_options(method: Callable, given: dict, codec_name: str) -> dict:
     """The options given (not None), refused with a one-line error where ``method`` takes none such."""
     import inspect
@@ -147,13 +152,19 @@ def compress_files(inputs: list[str | Path], output: str | Path, codec: str | No
                    frame_size: tuple[int, int] | None = None, **options) -> list[str]:
     """Compresses files (images, audio, video; folders recursively) to ``output`` (a file for one input, else a
     folder): ``codec`` names the codec (default by kind, :data:`DEFAULT_CODECS`), ``options`` go to its
-    ``compress`` (``bits``; video: ``prune``, ``epochs``, ``time_budget``). Returns the failures, one line each."""
+    ``compress`` (``quality``, ``bpp`` for images and ``kbps`` for audio (:data:`TARGET_RATE_KINDS`), ``bits``;
+    video: ``prune``, ``epochs``, ``time_budget``). Returns the failures, one line each."""
     import threading
 
     from .codec import NervCodec, load
     from .media import media_kind
 
     jobs = plan(inputs, output, compress=True, force=force)
+    suffixes = {job.source.suffix.lower() for job in jobs}
+    kinds = {kind for kind, known in (("image", IMAGE_SUFFIXES), ("audio", AUDIO_SUFFIXES)) if suffixes & set(known)}
+    for option, kind in TARGET_RATE_KINDS.items():
+        if options.get(option) is not None and kind not in kinds:
+            raise ValueError(f"--{option} sets the rate of {kind} files, and there are none among the inputs")
     loaded, lock = {}, threading.Lock()
 
     def codec_for(kind: str, source: Path):
@@ -171,10 +182,13 @@ def compress_files(inputs: list[str | Path], output: str | Path, codec: str | No
         kind = media_kind(job.source)
         chosen = codec_for(kind, job.source)
         media, from_file = read_media(job.source, kind, frame_size)
-        data = chosen.compress(media, **from_file, **codec_options(chosen.compress, options, chosen.name))
+        given = {k: v for k, v in options.items() if TARGET_RATE_KINDS.get(k, kind) == kind}
+        data = chosen.compress(media, **from_file, **codec_options(chosen.compress, given, chosen.name))
         job.target.write_bytes(data)
         rate = chosen.rate(data)
         shown = f"{rate['kbps']:.1f} kbps" if kind == "audio" else f"{rate['bpp']:.4f} bpp"
+        if "quality" in rate:
+            shown += f", quality {rate['quality']:g}"
         return f"{job.source} -> {job.target}: {len(data)} bytes ({shown}, codec {chosen.name})"
 
     return run(jobs, work, workers, "compressing")

@@ -32,7 +32,8 @@ def _frame_size(text: str | None) -> tuple[int, int] | None:
 def _compress(args: argparse.Namespace) -> int:
     from . import batch
 
-    options = {"bits": args.bits, "prune": args.prune, "epochs": args.epochs, "time_budget": args.time_budget}
+    options = {"quality": args.quality, "bpp": args.bpp, "kbps": args.kbps, "bits": args.bits, "prune": args.prune,
+               "epochs": args.epochs, "time_budget": args.time_budget}
     failures = batch.compress_files(args.inputs, args.output, codec=args.codec, force=args.force,
                                     workers=args.workers, device=args.device, video_size=args.size,
                                     frame_size=_frame_size(args.frame_size), **options)
@@ -181,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", help=f"codec name or folder (default: {DEFAULT_CODECS['image']} for images, "
                                    f"{DEFAULT_CODECS['audio']} for audio); video: {DEFAULT_CODECS['video']} "
                                    f"(default) or nerv")
+    rate = p.add_argument_group("rate (WaLLoC codecs)")
+    rate.add_argument("--quality", type=float, help="latent quantizer quality, 1 (smallest) to 8 (default)")
+    rate.add_argument("--bpp", type=float, help="images: the highest quality within this many bits per pixel")
+    rate.add_argument("--kbps", type=float, help="audio: the highest quality within this many kilobits a second")
     video = p.add_argument_group("video (NeRV / NeRV++)")
     video.add_argument("--size", default="S", choices=["XS", "S", "M", "L"], help="parameter budget (default S)")
     video.add_argument("--epochs", type=int, help="fitting epochs (default 300)")

@@ -8,7 +8,9 @@ operating point, against the anchor's interpolated curve there).
 
 from __future__ import annotations
 
+import inspect
 import io
+import math
 import statistics
 from typing import Iterable
 
@@ -22,6 +24,8 @@ PILLOW_OPTIONS = {"JPEG": {"subsampling": "4:2:0"}, "WebP": {"method": 4}, "AVIF
 IMAGE_QUALITIES = {"JPEG": [10, 20, 30, 50, 70, 85, 95], "WebP": [10, 25, 50, 70, 85, 95],
                    "AVIF": [10, 25, 40, 55, 70, 85]}
 QUICK_IMAGE_QUALITIES = {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]}
+# the whole levels of the walloc codecs' quality scale (walloc.codec.wavelet), each a point of their curves
+WALLOC_QUALITIES = [8, 7, 6, 5, 4, 3, 2, 1]
 # name: (FFmpeg encoder, container, encoder sample rate, bitrates in kbps)
 AUDIO_CODECS = {"Opus": ("libopus", "ogg", 48000, [16, 24, 32, 48, 64, 96]),
                 "MP3": ("libmp3lame", "mp3", 44100, [32, 48, 64, 96, 128]),
@@ -52,18 +56,31 @@ def image_quality(image: Tensor, decoded: Tensor, nbytes: int) -> dict:
     return row
 
 
+def codec_settings(codec, qualities: list[float]) -> list[float | None]:
+    """What a walloc codec is swept over: ``qualities`` where its ``compress`` takes a quality, else its one
+    operating point (None)."""
+    return list(qualities) if "quality" in inspect.signature(codec.compress).parameters else [None]
+
+
+def compress_at(codec, media, quality: float | None, **options) -> bytes:
+    """``codec.compress`` at a setting of :func:`codec_settings`."""
+    return codec.compress(media, **options) if quality is None else codec.compress(media, quality=quality, **options)
+
+
 def image_rate_distortion(images: Iterable[tuple[str, Tensor]], codecs: list, qualities: dict[str, list[int]],
-                          progress: bool = True) -> list[dict]:
-    """Rows for every (image, setting): walloc ``codecs`` at their one operating point, Pillow codecs at
-    ``qualities``. ``images``: (name, uint8 (3, H, W))."""
+                          progress: bool = True, walloc_qualities: list[float] = WALLOC_QUALITIES) -> list[dict]:
+    """Rows for every (image, setting): walloc ``codecs`` at ``walloc_qualities`` (or their one operating
+    point), Pillow codecs at ``qualities``. ``images``: (name, uint8 (3, H, W))."""
     from tqdm import tqdm
 
     rows = []
     for name, image in tqdm(list(images), desc="images", unit="image", disable=not progress):
         for codec in codecs:
-            data = codec.compress(image)
-            decoded = (codec.decompress(data)[0] * 255).round().to(torch.uint8).cpu()
-            rows.append({"item": name, "codec": codec.name, "setting": None, **image_quality(image, decoded, len(data))})
+            for quality in codec_settings(codec, walloc_qualities):
+                data = compress_at(codec, image, quality)
+                decoded = (codec.decompress(data)[0] * 255).round().to(torch.uint8).cpu()
+                rows.append({"item": name, "codec": codec.name, "setting": quality,
+                             **image_quality(image, decoded, len(data))})
         for fmt, settings in qualities.items():
             for quality in settings:
                 data = pillow_encode(image, fmt, quality)
@@ -120,24 +137,28 @@ def audio_quality(reference: np.ndarray, decoded: np.ndarray, nbytes: int, rate:
 
 
 def audio_rate_distortion(clips: Iterable[tuple[str, Tensor, int]], codecs: list,
-                          bitrates: dict[str, list[int]] | None = None, progress: bool = True) -> list[dict]:
-    """Rows for every (clip, setting): walloc ``codecs`` and the standard codecs at ``bitrates`` (default:
-    those of :data:`AUDIO_CODECS`; an empty dict skips them). ``clips``: (name, (2, T) float, rate)."""
+                          bitrates: dict[str, list[int]] | None = None, progress: bool = True,
+                          walloc_qualities: list[float] = WALLOC_QUALITIES) -> list[dict]:
+    """Rows for every (clip, setting): walloc ``codecs`` at ``walloc_qualities`` (or their one operating point)
+    and the standard codecs at ``bitrates`` (default: those of :data:`AUDIO_CODECS`; an empty dict skips them).
+    ``clips``: (name, (2, T) float, rate)."""
     from tqdm import tqdm
 
     bitrates = {k: v[3] for k, v in AUDIO_CODECS.items()} if bitrates is None else bitrates
     rows = []
     for name, audio, rate in clips:
-        jobs = [(c, None) for c in codecs] + [(k, kbps) for k, rates in bitrates.items() for kbps in rates]
+        jobs = [(c, q) for c in codecs for q in codec_settings(c, walloc_qualities)]
+        jobs += [(k, kbps) for k, rates in bitrates.items() for kbps in rates]
         signal = audio.numpy()
-        for codec, kbps in tqdm(jobs, desc=name[:30], unit="setting", disable=not progress):
-            if kbps is None:
-                data = codec.compress(audio, sample_rate=rate)
-                nbytes, decoded, label = len(data), codec.decompress(data)[0].cpu().numpy(), codec.name
-            else:
-                nbytes, decoded = av_round_trip(signal, rate, codec, kbps)
+        for codec, setting in tqdm(jobs, desc=name[:30], unit="setting", disable=not progress):
+            if isinstance(codec, str):
+                nbytes, decoded = av_round_trip(signal, rate, codec, setting)
                 decoded, label = align(signal, decoded), codec
-            rows.append({"item": name, "codec": label, "setting": kbps, **audio_quality(signal, decoded, nbytes, rate)})
+            else:
+                data = compress_at(codec, audio, setting, sample_rate=rate)
+                nbytes, decoded, label = len(data), codec.decompress(data)[0].cpu().numpy(), codec.name
+            rows.append({"item": name, "codec": label, "setting": setting,
+                         **audio_quality(signal, decoded, nbytes, rate)})
     return rows
 
 
@@ -164,7 +185,9 @@ def deltas_against(curve: dict[str, list[dict]], anchor: str, rate_key: str, qua
         if name == anchor:
             continue
         rate, quality = [p[rate_key] for p in points], [p[quality_key] for p in points]
-        if len(points) >= 2:
+        if not np.isfinite(quality + quality_a).all():  # a metric undefined here (MS-SSIM of small images)
+            out[name] = {"rate_pct": math.nan, "quality_delta": math.nan, "kind": "none"}
+        elif len(points) >= 2:
             out[name] = {"rate_pct": metrics.bd_rate(rate_a, quality_a, rate, quality),
                          "quality_delta": metrics.bd_psnr(rate_a, quality_a, rate, quality), "kind": "curve"}
         else:
@@ -203,28 +226,50 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def _setting_label(codec: str, setting) -> str:
+    if setting is None:
+        return "-"
+    return f"{setting} kbps" if codec in AUDIO_CODECS else f"q{setting:g}"
+
+
+def _deltas(curve: dict[str, list[dict]], anchors: list[str], rate_key: str,
+            metrics_: list[tuple[str, str, str]]) -> tuple[str, dict]:
+    """(markdown, {"vs_<anchor>": {metric key: deltas_against(...)}}) against each anchor present, for each
+    (metric key, label, unit) of ``metrics_``."""
+    text, out = "", {}
+    for anchor in (a for a in anchors if a in curve):
+        per_metric = {key: deltas_against(curve, anchor, rate_key, key) for key, _, _ in metrics_}
+        out[f"vs_{anchor.lower()}"] = per_metric
+        header = ["codec"] + [h for _, label, unit in metrics_ for h in (f"rate at equal {label}",
+                                                                          f"{label} at equal rate ({unit})")]
+        rows = [[name] + [f for key, _, _ in metrics_ for f in (f"{per_metric[key][name]['rate_pct']:+.1f}%",
+                                                                f"{per_metric[key][name]['quality_delta']:+.3g}")]
+                + [per_metric[metrics_[0][0]][name]["kind"]] for name in per_metric[metrics_[0][0]]]
+        text += (f"\n\nAgainst {anchor}: Bjontegaard deltas over the range both curves cover (a codec with one "
+                 f"operating point: against {anchor}'s\ninterpolated curve there). Negative rate = fewer bits; nan = "
+                 f"no overlap.\n\n") + markdown_table(header + ["over"], rows)
+    return text, out
+
+
 def image_report(rows: list[dict]) -> tuple[str, dict]:
-    """(markdown tables, {"curves", "vs_jpeg"}) of image rate-distortion rows."""
+    """(markdown tables, {"curves", "vs_jpeg", "vs_webp", "vs_avif"}) of image rate-distortion rows; each
+    "vs_" entry holds deltas in PSNR and in MS-SSIM."""
     curve = curves(rows, "bpp")
-    deltas = deltas_against(curve, "JPEG", "bpp") if "JPEG" in curve else {}
     text = markdown_table(["codec", "setting", "bpp", "PSNR (dB)", "MS-SSIM"],
-                          [[n, "-" if p["setting"] is None else f"q{p['setting']}", f"{p['bpp']:.3f}",
-                            f"{p['psnr_db']:.2f}", f"{p['ms_ssim']:.4f}"] for n, pts in curve.items() for p in pts])
-    if deltas:
-        text += ("\n\nAgainst JPEG (PSNR). Curves: Bjontegaard deltas. A codec with one operating point: the rate "
-                 "change at equal PSNR\nand the PSNR change at equal rate there, on JPEG's interpolated curve. "
-                 "Negative rate = fewer bits; nan = outside JPEG's range.\n\n")
-        text += markdown_table(["codec", "rate change", "PSNR change", "over"],
-                               [[n, f"{d['rate_pct']:+.1f}%", f"{d['quality_delta']:+.2f} dB", d["kind"]]
-                                for n, d in deltas.items()])
-    return text, {"curves": curve, "vs_jpeg": deltas}
+                          [[n, _setting_label(n, p["setting"]), f"{p['bpp']:.3f}", f"{p['psnr_db']:.2f}",
+                            f"{p['ms_ssim']:.4f}"] for n, pts in curve.items() for p in pts])
+    deltas, summary = _deltas(curve, ["JPEG", "WebP", "AVIF"], "bpp",
+                              [("psnr_db", "PSNR", "dB"), ("ms_ssim", "MS-SSIM", "MS-SSIM")])
+    return text + deltas, {"curves": curve, **summary}
 
 
 def audio_report(rows: list[dict]) -> tuple[str, dict]:
-    """(markdown table, {"curves"}) of audio rate-distortion rows."""
+    """(markdown tables, {"curves", "vs_opus", "vs_aac"}) of audio rate-distortion rows; each "vs_" entry
+    holds deltas in PSNR, SI-SDR and log-mel distance (lower is better: a negative delta there is better)."""
     curve = curves(rows, "kbps")
-    text = markdown_table(["codec", "target", "kbps", "PSNR (dB)", "SI-SDR (dB)", "log-mel distance"],
-                          [[n, "-" if p["setting"] is None else f"{p['setting']} kbps", f"{p['kbps']:.1f}",
-                            f"{p['psnr_db']:.2f}", f"{p['si_sdr_db']:.2f}", f"{p['log_mel']:.3f}"]
-                           for n, pts in curve.items() for p in pts])
-    return text, {"curves": curve}
+    text = markdown_table(["codec", "setting", "kbps", "PSNR (dB)", "SI-SDR (dB)", "log-mel distance"],
+                          [[n, _setting_label(n, p["setting"]), f"{p['kbps']:.1f}", f"{p['psnr_db']:.2f}",
+                            f"{p['si_sdr_db']:.2f}", f"{p['log_mel']:.3f}"] for n, pts in curve.items() for p in pts])
+    deltas, summary = _deltas(curve, ["Opus", "AAC"], "kbps",
+                              [("psnr_db", "PSNR", "dB"), ("si_sdr_db", "SI-SDR", "dB"), ("log_mel", "log-mel", "")])
+    return text + deltas, {"curves": curve, **summary}

@@ -14,7 +14,7 @@ from ..models import WallocAudioModel
 from ..windows import windows
 from . import registry
 from .base import exact_float32
-from .wavelet import WallocCodec
+from .wavelet import WallocCodec, stream_quality
 
 REFERENCE_SAMPLE_RATE = 44100  # of the reference's released audio codecs, whose configs name none
 _MAX_SAMPLE_RATE = 1 << 20
@@ -201,11 +201,15 @@ class AudioCodec(AudioInput, WallocCodec):
         y = y if channels is None else self._ungroup(y, channels)
         return y if length is None else y[..., :length]
 
-    def compress(self, audio: Tensor, sample_rate: int | None = None) -> bytes:
-        """A walloc bitstream of the audio (rounded latents, coded by the predictive latent coder)."""
+    def compress(self, audio: Tensor, sample_rate: int | None = None, quality: float | None = None,
+                 kbps: float | None = None) -> bytes:
+        """A walloc bitstream of the audio (quantized latents, coded by the predictive latent coder).
+        ``quality`` in [1, 8] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`); ``kbps``
+        instead asks for the highest quality whose stream takes at most that many kilobits a second of audio,
+        and raises ValueError when even quality 1 takes more."""
         x, conversion = self._to_codec_rate(self.as_batch(audio), sample_rate)
         meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate, **conversion}
-        return self._pack_latents(self.encode(x), meta)
+        return self._pack_latents(self.encode(x), meta, None, quality, None if kbps is None else ("kbps", kbps))
 
     def decompress(self, data: bytes) -> Tensor:
         """Audio (N, C, T) in [-1, 1], as it was compressed (at its sample rate, :meth:`decoded_sample_rate`)."""
@@ -224,7 +228,7 @@ class AudioCodec(AudioInput, WallocCodec):
 
     @classmethod
     def _rates(cls, container: bitstream.Container, nbytes: int) -> dict:
-        return stream_kbps(container, nbytes)
+        return {**stream_kbps(container, nbytes), **stream_quality(container.meta)}
 
 
 def stream_kbps(container: bitstream.Container, nbytes: int) -> dict:

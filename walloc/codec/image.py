@@ -17,7 +17,7 @@ from ..metrics import bits_per_pixel
 from ..models import WallocImageModel
 from . import registry
 from .base import exact_float32, latent_stream_shape
-from .wavelet import WallocCodec
+from .wavelet import WallocCodec, stream_quality
 
 # The decoder's attention on large images. Up to GLOBAL_ATTENTION latents a side (1024 pixels at J = 3) it is
 # global, as in the reference. Beyond, it runs in windows of at most 64 x 64 latents attending to 16 latents
@@ -118,10 +118,14 @@ class ImageCodec(WallocCodec):
         """The attention window for a latent grid: None (global) up to ``GLOBAL_ATTENTION`` a side."""
         return ATTENTION_WINDOW if max(grid) > GLOBAL_ATTENTION else None
 
-    def compress(self, images) -> bytes:
-        """A walloc bitstream of the images: rounded latents of the colour (coded by the predictive latent
+    def compress(self, images, quality: float | None = None, bpp: float | None = None) -> bytes:
+        """A walloc bitstream of the images: quantized latents of the colour (coded by the predictive latent
         coder); grey images are coded as colour and returned grey; an alpha channel travels beside the latents,
-        losslessly at the input's bit depth (8, or 16 for 16-bit Pictures); so does a Picture's ICC profile."""
+        losslessly at the input's bit depth (8, or 16 for 16-bit Pictures); so does a Picture's ICC profile.
+
+        ``quality`` in [1, 8] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`); ``bpp``
+        instead asks for the highest quality whose stream (all of its bytes) takes at most that many bits per
+        pixel, and raises ValueError when even quality 1 takes more."""
         media = self._media(images)
         latents = self.encode(media.rgb())
         meta = {"size": list(media.colour.shape[-2:])}
@@ -138,7 +142,7 @@ class ImageCodec(WallocCodec):
         if media.icc:
             extras["icc"] = deflate(bytes(media.icc))  # profiles are mostly tables: about half the bytes
             meta["icc_bytes"] = len(media.icc)
-        return self._pack_latents(latents, meta, extras)
+        return self._pack_latents(latents, meta, extras, quality, None if bpp is None else ("bpp", bpp))
 
     def decompress(self, data: bytes) -> Tensor:
         """Images (N, C, H, W) in [0, 1], at the size they were compressed at, with their channels: grey (C = 1)
@@ -189,7 +193,8 @@ class ImageCodec(WallocCodec):
         if not _is_size(size):
             return {}
         images = shape[0] if shape else 1
-        return {"images": images, "bpp": bits_per_pixel(nbytes, images * size[0] * size[1])}
+        return {"images": images, "bpp": bits_per_pixel(nbytes, images * size[0] * size[1]),
+                **stream_quality(container.meta)}
 
 
 _MAX_ICC_BYTES = 1 << 24

@@ -1,7 +1,17 @@
-"""What the WaLLoC image and audio codecs share: rounded latents coded plane by plane with the predictive
-latent coder, and a check that a stream's latents fit the codec."""
+"""What the WaLLoC image and audio codecs share: quantized latents coded plane by plane with the predictive
+latent coder, the quality scale and target rates, and a check that a stream's latents fit the codec.
+
+The quality scale: ``quality`` in [MIN_QUALITY, MAX_QUALITY] (any real number) quantizes the companded latents
+(in (-127.5, 127.5) for 8-bit latents) with a uniform step of ``2 ** ((MAX_QUALITY - quality) / 2)``: quality
+8, the default, rounds them to integers (every stream written before the scale); every two levels down double
+the step, so quality 1 is a step of 11.3. The step travels in the stream as an integer in 1/STEP_UNIT of a
+latent unit, so the decoder rebuilds the same latents on every machine.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -11,6 +21,40 @@ from ..entropy.symbols import from_symbols, to_symbols
 from ..errors import BitstreamError
 from ..models import WallocAudioModel, WallocImageModel
 from .base import TrainedCodec
+
+MIN_QUALITY = 1.0
+MAX_QUALITY = 8.0
+STEP_UNIT = 64  # quantizer steps in the stream: integers in 1/64 of a latent unit (64: rounding to integers)
+_STEP_FIELD = "latent_step"  # absent: STEP_UNIT
+_MAX_STEP_FIELD = 1 << 16
+
+
+def quality_step(quality: float) -> int:
+    """The latent quantizer step of ``quality`` (see the module docs), in 1/STEP_UNIT of a latent unit."""
+    if not isinstance(quality, (int, float)) or not MIN_QUALITY <= quality <= MAX_QUALITY:
+        raise ValueError(f"quality must be a number in [{MIN_QUALITY:g}, {MAX_QUALITY:g}], got {quality!r}")
+    return round(STEP_UNIT * 2 ** ((MAX_QUALITY - quality) / 2))
+
+
+def step_quality(step: int) -> float:
+    """The quality of a quantizer step (in 1/STEP_UNIT), the inverse of :func:`quality_step`."""
+    return MAX_QUALITY - 2 * math.log2(step / STEP_UNIT)
+
+
+def stream_step(meta: dict, container_id: str) -> int:
+    """The quantizer step a stream's header gives (in 1/STEP_UNIT); BitstreamError for a bad one."""
+    step = meta.get(_STEP_FIELD, STEP_UNIT)
+    if type(step) is not int or not STEP_UNIT <= step <= _MAX_STEP_FIELD:
+        raise BitstreamError(f"corrupt {container_id} stream: bad latent quantizer step {step!r}")
+    return step
+
+
+def stream_quality(meta: dict) -> dict:
+    """``{"quality": q}`` of a stream header whose step is valid, for ``rate``; ``{}`` otherwise."""
+    try:
+        return {"quality": round(step_quality(stream_step(meta, "")), 3)}
+    except BitstreamError:
+        return {}
 
 
 class WallocCodec(TrainedCodec):
@@ -46,22 +90,70 @@ class WallocCodec(TrainedCodec):
     def _describe(self) -> dict:
         return {"latent_dim": self.latent_dim, "latent_bits": self.latent_bits}
 
-    def quantize(self, latents: Tensor) -> Tensor:
-        """Rounded latents, as they travel in a bitstream."""
-        return torch.round(latents)
+    def quantize(self, latents: Tensor, quality: float = MAX_QUALITY) -> Tensor:
+        """The latents as they travel in a bitstream of ``quality``: multiples of its step (integers at the
+        default quality)."""
+        step = quality_step(quality)
+        return _indexes(latents, step) if step == STEP_UNIT else _indexes(latents, step) * (step / STEP_UNIT)
 
-    def _pack_latents(self, latents: Tensor, meta: dict, extras: dict[str, bytes] | None = None) -> bytes:
-        symbols = to_symbols(self.quantize(latents), self.latent_bits)
-        return self._pack(meta, predictive.compress_planes(symbols, self.latent_bits, self.plane_dims), extras)
+    def _pack_latents(self, latents: Tensor, meta: dict, extras: dict[str, bytes] | None = None,
+                      quality: float | None = None, target: tuple[str, float] | None = None) -> bytes:
+        """The stream of ``latents`` at ``quality`` (default MAX_QUALITY), or at the highest quality whose stream
+        meets ``target`` = (rate name, most allowed), a rate of :meth:`rate` such as ``("bpp", 0.3)``."""
+        if quality is not None and target is not None:
+            raise ValueError("give a quality or a target rate, not both")
+        if target is None:
+            return self._pack_step(latents, meta, extras, quality_step(MAX_QUALITY if quality is None else quality))
+        key, most = target
+        if not isinstance(most, (int, float)) or not most > 0:
+            raise ValueError(f"the target {key} must be a positive number, got {most!r}")
+        return _largest_within(lambda step: self._pack_step(latents, meta, extras, step),
+                               lambda data: self.rate(data)[key], key, most)
+
+    def _pack_step(self, latents: Tensor, meta: dict, extras: dict[str, bytes] | None, step: int) -> bytes:
+        symbols = to_symbols(_indexes(latents, step), self.latent_bits)
+        stream = predictive.compress_planes(symbols, self.latent_bits, self.plane_dims)
+        return self._pack(meta if step == STEP_UNIT else {**meta, _STEP_FIELD: step}, stream, extras)
 
     def _unpack_latents(self, data: bytes) -> tuple[dict, Tensor, dict[str, bytes]]:
-        """(header, rounded latents as float32 on the codec's device, extra streams) of a stream of this codec."""
+        """(header, quantized latents as float32 on the codec's device, extra streams) of a stream of this codec."""
         meta, symbols, extras = self._unpack_symbols(data)
         if symbols.dim() < 3 or symbols.shape[1] != self.latent_dim:
             raise BitstreamError(f"corrupt {self.container_id} stream: latents of shape {tuple(symbols.shape)} "
                                  f"do not fit this codec's {self.latent_dim} channels")
-        return meta, from_symbols(symbols, self.latent_bits).to(self.device, torch.float32), extras
+        step = stream_step(meta, self.container_id)
+        latents = from_symbols(symbols, self.latent_bits).to(self.device, torch.float32)
+        return meta, latents if step == STEP_UNIT else latents * (step / STEP_UNIT), extras
 
     def quantized_latents(self, data: bytes) -> Tensor:
-        """The rounded latents of a stream (int32, on the CPU): ``decompress(data)`` decodes exactly these."""
-        return self._unpack_latents(data)[1].cpu().to(torch.int32)
+        """The quantized latents of a stream, on the CPU: ``decompress(data)`` decodes exactly these. int32 for
+        streams at the default quality (integers), float32 multiples of the stream's step otherwise."""
+        meta, latents, _ = self._unpack_latents(data)
+        return latents.cpu().to(torch.int32) if _STEP_FIELD not in meta else latents.cpu()
+
+
+def _indexes(latents: Tensor, step: int) -> Tensor:
+    """The quantizer's integer levels of ``latents`` for ``step`` (in 1/STEP_UNIT); exact scaling by 64."""
+    return torch.round(latents) if step == STEP_UNIT else torch.round(latents * STEP_UNIT / step)
+
+
+def _largest_within(pack: Callable[[int], bytes], rate: Callable[[bytes], float], key: str, most: float) -> bytes:
+    """The stream of the smallest quantizer step (the highest quality) whose ``rate`` is at most ``most``, by
+    bisection over the integer steps of the quality scale (the rate falls as the step grows): about ten packs
+    of the same latents, so one model encode."""
+    low, high = quality_step(MAX_QUALITY), quality_step(MIN_QUALITY)
+    best = pack(low)
+    if rate(best) <= most:
+        return best
+    best = pack(high)
+    if rate(best) > most:
+        raise ValueError(f"a target of {most:g} {key} is below this codec's range: its lowest quality "
+                         f"({MIN_QUALITY:g}) makes {rate(best):.4g} {key}")
+    while high - low > 1:  # pack(low) misses the target, pack(high) meets it
+        middle = (low + high) // 2
+        data = pack(middle)
+        if rate(data) <= most:
+            high, best = middle, data
+        else:
+            low = middle
+    return best
