@@ -56,6 +56,31 @@ def test_train_logs_plots_exports_and_resumes(image_folder, tmp_path):
     assert any(not torch.equal(first[k], resumed[k]) for k in first)
 
 
+def test_variable_rate_fine_tune_starts_from_a_codec(image_folder, tmp_path):
+    """init_codec copies a trained codec's weights (the step-0 model is that codec); qualities makes each item's
+    noise as wide as a step of the scale: half at the top of the range, half spread over it."""
+    from walloc.training.codec_task import CodecTask
+
+    base = train(TrainConfig(**_image_config(image_folder, tmp_path / "base")))
+    config = TrainConfig(**{**_image_config(image_folder, tmp_path / "vr"), "name": "tiny-vr",
+                            "init_codec": str(base), "qualities": [2, 6]})
+    task = CodecTask(config)
+    start = walloc.load(base).model.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in task.model.state_dict().items())
+    torch.manual_seed(0)
+    steps = task.quantizer_steps(4000)
+    assert (steps == 2.0).float().mean().item() == pytest.approx(0.5, abs=0.03)  # quality 6: a step of 2
+    assert steps.min() >= 2.0 and steps.max() <= 8.0 and steps.max() > 7.5  # quality 2: a step of 2 ** 3
+    codec = walloc.load(train(config))
+    image = torch.rand(1, 3, 40, 48)
+    assert codec.decompress(codec.compress(image, quality=2)).shape == image.shape
+    with pytest.raises(ValueError, match="qualities"):
+        TrainConfig(**{**_image_config(image_folder, tmp_path / "bad"), "qualities": [0, 9]})
+    with pytest.raises(ValueError, match="another model"):
+        CodecTask(TrainConfig(**{**_image_config(image_folder, tmp_path / "bad"), "init_codec": str(base),
+                                 "model": {"channels": 3, "J": 3, "Nd": 32, "latent_dim": 6}}))
+
+
 def test_pca_start_is_the_linear_codec(image_folder):
     """With PCA initialisation the untrained model already reconstructs like a 4-component linear codec."""
     from walloc.codec.package import build_model

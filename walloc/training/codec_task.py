@@ -2,7 +2,12 @@
 (images) or per time sample (audio) of the latents under a factorized entropy model (a differentiable proxy for
 the coder, which also exploits spatial correlation and so spends fewer bits). Uniform noise stands in for
 rounding. PSNR is over the media's full range, which the signal domain spans as 1 (the reference's convention).
-Exports a codec folder loadable with ``walloc.load``."""
+Exports a codec folder loadable with ``walloc.load``.
+
+Variable rate (``qualities``: [low, high]): each item's latents are quantized at a quality of the codec's scale
+(walloc.codec.wavelet): noise as wide as that quality's step, the rate term on the latents divided by the step
+(the integers the coder codes). Half the items are at ``high``, half spread uniformly over [low, high], so the
+decoder keeps its top operating point while it learns the coarse ones."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..codec.package import build_model, save_codec
+from ..codec.wavelet import MAX_QUALITY
 from ..entropy import EntropyBottleneck
 from ..entropy.symbols import to_symbols
 from ..metrics import psnr_from_mse
@@ -60,15 +66,36 @@ class CodecTask(Task):
         self.entropy = EntropyBottleneck(self.model.latent_dim, init_scale=30.0)
         # Only the density is needed for the rate term; its coding range (quantiles) is never used here.
         self.entropy.quantiles.requires_grad_(False)
-        if config.pca_init:
+        if config.init_codec:
+            self._init_from_codec(config.init_codec)
+        elif config.pca_init:
             pca_init(self.model, self.data.sample(32, torch.Generator().manual_seed(config.seed)))
+
+    def _init_from_codec(self, name: str) -> None:
+        from ..codec import load
+
+        codec = load(name)
+        if codec.folder_config is None or codec.folder_config.get("model") != self.config.model:
+            raise ValueError(f"init_codec {name!r} has another model than this config's {self.config.model}")
+        self.model.load_state_dict(codec.model.state_dict())
+
+    def quantizer_steps(self, count: int) -> Tensor:
+        """(count,) quantizer steps of items: 1 at a fixed rate; see the module docs for ``qualities``."""
+        if self.config.qualities is None:
+            return torch.ones(count)
+        low, high = self.config.qualities
+        spread = low + (high - low) * torch.rand(count)
+        quality = torch.where(torch.rand(count) < 0.5, torch.full((count,), float(high)), spread)
+        return 2 ** ((MAX_QUALITY - quality) / 2)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
         return self.data.sample(batch_size, generator)
 
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        noisy, likelihoods = self.entropy(self.model.encode(x), training=True)
-        x_hat = self.model.synthesis(self.model.decode_packets(noisy))
+        latents = self.model.encode(x)
+        step = self.quantizer_steps(x.shape[0]).to(latents).view(-1, *[1] * (latents.dim() - 1))
+        noisy, likelihoods = self.entropy(latents / step, training=True)
+        x_hat = self.model.synthesis(self.model.decode_packets(noisy * step))
         mse = F.mse_loss(x_hat, x)
         rate = -torch.log2(likelihoods).sum() / (x.shape[0] * samples_per_item(x))
         loss = mse + self.config.rate_weight * rate

@@ -46,6 +46,8 @@ class TrainConfig:
     clip_grad_norm: float | None = None  # clip the gradient's global norm (CompressAI's recipe uses 1.0)
     rate_weight: float = 3e-4      # loss = MSE + rate_weight * estimated bits per pixel (or per time sample)
     pca_init: bool = True          # encoder (and linear skip) from a PCA of the wavelet packets
+    init_codec: str | None = None  # or every weight from this trained codec (name or folder; same model)
+    qualities: list[float] | None = None  # image/audio: variable rate over this [low, high] of the quality scale
     seed: int = 0
     log_every: int = 10
     validate_every: int = 250
@@ -67,6 +69,9 @@ class TrainConfig:
             raise ValueError(f"precision must be float32 or bfloat16; got {self.precision!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
+        if self.qualities is not None and (len(self.qualities) != 2
+                                           or not 1 <= self.qualities[0] <= self.qualities[1] <= 8):
+            raise ValueError(f"qualities must be [low, high] with 1 <= low <= high <= 8; got {self.qualities!r}")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
