@@ -240,8 +240,9 @@ def _deltas(curve: dict[str, list[dict]], anchors: list[str], rate_key: str,
     for anchor in (a for a in anchors if a in curve):
         per_metric = {key: deltas_against(curve, anchor, rate_key, key) for key, _, _ in metrics_}
         out[f"vs_{anchor.lower()}"] = per_metric
-        header = ["codec"] + [h for _, label, unit in metrics_ for h in (f"rate at equal {label}",
-                                                                          f"{label} at equal rate ({unit})")]
+        header = ["codec"]
+        for _, label, unit in metrics_:
+            header += [f"rate at equal {label}", f"{label} at equal rate" + (f" ({unit})" if unit else "")]
         rows = [[name] + [f for key, _, _ in metrics_ for f in (f"{per_metric[key][name]['rate_pct']:+.1f}%",
                                                                 f"{per_metric[key][name]['quality_delta']:+.3g}")]
                 + [per_metric[metrics_[0][0]][name]["kind"]] for name in per_metric[metrics_[0][0]]]
@@ -259,7 +260,7 @@ def image_report(rows: list[dict]) -> tuple[str, dict]:
                           [[n, _setting_label(n, p["setting"]), f"{p['bpp']:.3f}", f"{p['psnr_db']:.2f}",
                             f"{p['ms_ssim']:.4f}"] for n, pts in curve.items() for p in pts])
     deltas, summary = _deltas(curve, ["JPEG", "WebP", "AVIF"], "bpp",
-                              [("psnr_db", "PSNR", "dB"), ("ms_ssim", "MS-SSIM", "MS-SSIM")])
+                              [("psnr_db", "PSNR", "dB"), ("ms_ssim", "MS-SSIM", "")])
     return text + deltas, {"curves": curve, **summary}
 
 
