@@ -29,11 +29,16 @@ _STEP_FIELD = "latent_step"  # absent: STEP_UNIT
 _MAX_STEP_FIELD = 1 << 16
 
 
+def step_size(quality: float | Tensor) -> float | Tensor:
+    """The quantizer step of ``quality`` in latent units, unrounded (what training's noise uses)."""
+    return 2 ** ((MAX_QUALITY - quality) / 2)
+
+
 def quality_step(quality: float) -> int:
     """The latent quantizer step of ``quality`` (see the module docs), in 1/STEP_UNIT of a latent unit."""
     if not isinstance(quality, (int, float)) or not MIN_QUALITY <= quality <= MAX_QUALITY:
         raise ValueError(f"quality must be a number in [{MIN_QUALITY:g}, {MAX_QUALITY:g}], got {quality!r}")
-    return round(STEP_UNIT * 2 ** ((MAX_QUALITY - quality) / 2))
+    return round(STEP_UNIT * step_size(quality))
 
 
 def step_quality(step: int) -> float:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..codec.package import build_model, save_codec
-from ..codec.wavelet import MAX_QUALITY
+from ..codec.wavelet import step_size
 from ..entropy import EntropyBottleneck
 from ..entropy.symbols import to_symbols
 from ..metrics import psnr_from_mse
@@ -86,7 +86,7 @@ class CodecTask(Task):
         low, high = self.config.qualities
         spread = low + (high - low) * torch.rand(count)
         quality = torch.where(torch.rand(count) < 0.5, torch.full((count,), float(high)), spread)
-        return 2 ** ((MAX_QUALITY - quality) / 2)
+        return step_size(quality)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
         return self.data.sample(batch_size, generator)
