@@ -4,7 +4,8 @@
 CompressAI are present; bpp from real bytes, PSNR (RGB), MS-SSIM (pytorch-msssim), and Bjontegaard deltas
 against JPEG.
 
-    python bench/rd_images.py [--data DIR] [--quick] [--baseline runs/factorized-prior/baseline]
+    python bench/rd_images.py [--data DIR] [--quick] [--codecs NAME ...] [--family NAME ...]
+                              [--baseline runs/factorized-prior/baseline]
 
 Writes bench/results/rd-images-<device>.{json,csv,png} and prints markdown tables.
 """
@@ -28,6 +29,7 @@ from common import device_slug, write_csv, write_results  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
 BASELINE = ROOT / "runs" / "factorized-prior" / "baseline"
+FAMILY = ["rgb-16x-vr", "rgb-4x"]  # the shipped image codecs that together cover JPEG's range of rates
 
 
 def learned_baselines(folder: Path) -> list:
@@ -49,16 +51,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="three qualities per standard codec")
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="a factorized-prior export")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--codecs", nargs="+", help="walloc codecs (names or folders; default: every installed "
+                                                     "image codec)")
+    parser.add_argument("--family", nargs="+", default=FAMILY,
+                        help=f"codecs whose best points form one curve (default: {' '.join(FAMILY)})")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     files = find_media([args.data], "image")
-    codecs = [c for c in map(walloc.load, walloc.available_codecs()) if c.kind == "image"]
+    codecs = [c for c in map(walloc.load, args.codecs or walloc.available_codecs()) if c.kind == "image"]
     codecs += learned_baselines(args.baseline)
     qualities = evaluation.QUICK_IMAGE_QUALITIES if args.quick else evaluation.IMAGE_QUALITIES
     rows = evaluation.image_rate_distortion(((f.name, read_image(f)) for f in files), codecs, qualities)
     shown = os.path.relpath(args.data, ROOT)  # results name data relative to the repository
     label = f"{len(files)} images from {shown}"
-    text, summary = evaluation.image_report(rows)
+    members = [c.name for c in codecs if c.name in args.family]
+    families = {"family (" + " + ".join(members) + ")": members} if len(members) > 1 else {}
+    text, summary = evaluation.image_report(rows, families)
     print(f"\n{label}; means over images:\n\n{text}")
     name = f"rd-images-{device_slug('cpu')}"
     write_csv(args.out, name, rows)

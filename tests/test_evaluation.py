@@ -43,3 +43,10 @@ def test_opus_round_trip_is_aligned_and_close():
     nbytes, decoded = evaluation.av_round_trip(audio, 44100, "Opus", 96)
     row = evaluation.audio_quality(audio, evaluation.align(audio, decoded), nbytes, 44100)
     assert 60 < row["kbps"] < 200 and row["si_sdr_db"] > 15  # 1 s: the Ogg headers weigh on the rate
+
+
+def test_a_family_curve_keeps_the_points_no_member_beats():
+    curve = {"low": [{"bpp": 0.1, "psnr_db": 25.0}, {"bpp": 0.3, "psnr_db": 27.0}, {"bpp": 0.6, "psnr_db": 27.5}],
+             "high": [{"bpp": 0.5, "psnr_db": 29.0}, {"bpp": 1.0, "psnr_db": 32.0}, {"bpp": 0.4, "psnr_db": 26.0}]}
+    front = evaluation.family_curve(curve, ["low", "high"], "bpp")
+    assert [(p["codec"], p["bpp"]) for p in front] == [("low", 0.1), ("low", 0.3), ("high", 0.5), ("high", 1.0)]

@@ -252,10 +252,25 @@ def _deltas(curve: dict[str, list[dict]], anchors: list[str], rate_key: str,
     return text, out
 
 
-def image_report(rows: list[dict]) -> tuple[str, dict]:
+def family_curve(curve: dict[str, list[dict]], members: list[str], rate_key: str,
+                 quality_key: str = "psnr_db") -> list[dict]:
+    """The points of a codec family (several codecs, each at its own settings) that no other point of the family
+    beats in both rate and ``quality_key``: what a user picking the best member for each rate gets."""
+    points = sorted((p | {"codec": name} for name in members for p in curve[name]), key=lambda p: p[rate_key])
+    front: list[dict] = []
+    for point in points:
+        if not front or point[quality_key] > front[-1][quality_key]:
+            front.append(point)
+    return front
+
+
+def image_report(rows: list[dict], families: dict[str, list[str]] | None = None) -> tuple[str, dict]:
     """(markdown tables, {"curves", "vs_jpeg", "vs_webp", "vs_avif"}) of image rate-distortion rows; each
-    "vs_" entry holds deltas in PSNR and in MS-SSIM."""
+    "vs_" entry holds deltas in PSNR and in MS-SSIM. ``families`` (name: member codecs) add each family's
+    curve (:func:`family_curve`, by PSNR) to the curves compared."""
     curve = curves(rows, "bpp")
+    for name, members in (families or {}).items():
+        curve[name] = family_curve(curve, members, "bpp")
     text = markdown_table(["codec", "setting", "bpp", "PSNR (dB)", "MS-SSIM"],
                           [[n, _setting_label(n, p["setting"]), f"{p['bpp']:.3f}", f"{p['psnr_db']:.2f}",
                             f"{p['ms_ssim']:.4f}"] for n, pts in curve.items() for p in pts])
