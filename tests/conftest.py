@@ -99,3 +99,18 @@ def tiny_codecs(tmp_path_factory) -> Path:
 def codec_path(tiny_codecs, monkeypatch) -> Path:
     monkeypatch.setenv("WALLOC_CODECS_PATH", str(tiny_codecs))
     return tiny_codecs
+
+
+@pytest.fixture
+def stereo_tones(tmp_path) -> Path:
+    """A folder of three 2 s stereo FLAC files of two sine tones each (a training set for the audio tasks)."""
+    import numpy as np
+    import soundfile
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    t = np.arange(2 * 44100) / 44100
+    for i in range(3):
+        tones = np.stack([np.sin(2 * np.pi * (220 + 110 * i) * t), np.sin(2 * np.pi * (330 + 55 * i) * t)], -1)
+        soundfile.write(folder / f"{i}.flac", 0.3 * tones, 44100)
+    return folder

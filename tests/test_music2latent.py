@@ -8,12 +8,15 @@ import csv
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 
 import walloc
 from walloc.codec.music2latent import LATENT_SCALE, _blend, _windows
-from walloc.models.music2latent import Music2LatentConfig, Music2LatentModel, audio_to_spectrogram
+from walloc.models.music2latent import (
+    Music2LatentConfig,
+    Music2LatentModel,
+    audio_to_spectrogram,
+)
 from walloc.training import TrainConfig, train
 from walloc.training.consistency_task import ConsistencySchedule, karras_levels
 
@@ -273,13 +276,8 @@ def test_the_consistency_schedule():
         ConsistencySchedule(levels_start=1)
 
 
-def test_consistency_training_logs_validates_and_exports(tmp_path):
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    t = np.arange(2 * 44100) / 44100
-    for i in range(3):
-        tones = np.stack([np.sin(2 * np.pi * (220 + 110 * i) * t), np.sin(2 * np.pi * (330 + 55 * i) * t)], -1)
-        soundfile.write(folder / f"{i}.flac", 0.3 * tones, 44100)
+def test_consistency_training_logs_validates_and_exports(tmp_path, stereo_tones):
+    folder = stereo_tones
     out = tmp_path / "run"
     # two latent frames: with one, torch 2.14's oneDNN bfloat16 stride-2 convolution to a width-1 output gives
     # NaN on one thread

@@ -61,18 +61,44 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
     return torch.from_numpy(np.clip(np.minimum(rising, falling), 0, None))
 
 
+def log_mel_spectrogram(x: Tensor, sample_rate: int, n_fft: int = 2048, hop: int = 512, n_mels: int = 80) -> Tensor:
+    """log10 mel power spectrogram (..., T) -> (prod(...), n_mels, frames), frame t centred on sample t * hop."""
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    x = x.double().reshape(-1, x.shape[-1])
+    spectrum = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() ** 2
+    return torch.log10(mel_filterbank(sample_rate, n_fft, n_mels) @ spectrum + 1e-5)  # floor ~100 dB below full scale
+
+
 def log_mel_distance(reference: Tensor, test: Tensor, sample_rate: int, n_fft: int = 2048, hop: int = 512,
                      n_mels: int = 80) -> float:
     """Mean absolute difference of log10 mel power spectrograms (a level-independent spectral distance)."""
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    bank = mel_filterbank(sample_rate, n_fft, n_mels)
+    return float((log_mel_spectrogram(reference, sample_rate, n_fft, hop, n_mels)
+                  - log_mel_spectrogram(test, sample_rate, n_fft, hop, n_mels)).abs().mean())
 
-    def log_mel(x: Tensor) -> Tensor:
-        x = x.double().reshape(-1, x.shape[-1])
-        spectrum = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() ** 2
-        return torch.log10(bank @ spectrum + 1e-5)  # floor about 100 dB below a full-scale sine
 
-    return float((log_mel(reference) - log_mel(test)).abs().mean())
+#: (FFT size, hop, window length) of :func:`multi_resolution_stft_distance`: auraloss's defaults, which
+#: follow Parallel WaveGAN (Yamamoto et al. 2020).
+STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+
+
+def multi_resolution_stft_distance(reference: Tensor, test: Tensor,
+                                   resolutions: tuple[tuple[int, int, int], ...] = STFT_RESOLUTIONS) -> float:
+    """The multi-resolution STFT distance of (..., T) signals: at each resolution, the spectral convergence
+    ||S - S'||_F / ||S||_F plus the mean absolute difference of natural-log magnitudes, averaged over the
+    resolutions (and the leading dims)."""
+    total = 0.0
+    for n_fft, hop, length in resolutions:
+        window = torch.hann_window(length, dtype=torch.float64)
+
+        def magnitude(x: Tensor) -> Tensor:
+            x = x.double().reshape(-1, x.shape[-1])
+            return torch.stft(x, n_fft, hop, length, window=window, return_complex=True).abs().clamp_min(1e-7)
+
+        ref, out = magnitude(reference), magnitude(test)
+        convergence = torch.linalg.norm((ref - out).flatten(1), dim=1) / torch.linalg.norm(ref.flatten(1), dim=1)
+        log_distance = (ref.log() - out.log()).abs().flatten(1).mean(1)
+        total += float((convergence + log_distance).mean())
+    return total / len(resolutions)
 
 
 def _overlap_integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:

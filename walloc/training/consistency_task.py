@@ -68,6 +68,46 @@ def karras_levels(levels: int) -> Tensor:
     return torch.tensor(karras_sigmas(levels - 1)[::-1], dtype=torch.float64)
 
 
+def draw_level_pairs(schedule: ConsistencySchedule, levels: int, shape: tuple[int, ...],
+                     device) -> tuple[Tensor, Tensor]:
+    """(sigma_i, sigma_{i+1}) of adjacent levels of a ``levels``-level schedule, ``shape`` draws of each."""
+    sigmas = karras_levels(levels)
+    count = math.prod(shape)
+    pair = torch.multinomial(schedule.pair_probabilities(sigmas), count, replacement=True).view(shape)
+    return sigmas[pair].to(device, torch.float32), sigmas[pair + 1].to(device, torch.float32)
+
+
+def pseudo_huber(student: Tensor, teacher: Tensor, dims: int) -> Tensor:
+    """iCT's pseudo-Huber distance over the last ``dims`` dimensions (per unit of root-mean-square difference)."""
+    mean_square = (student - teacher).pow(2).flatten(-dims).mean(-1)
+    return torch.sqrt(mean_square + HUBER_C**2) - HUBER_C
+
+
+def validation_clip(files: list[Path], sample_rate: int) -> Tensor | None:
+    """Up to VALIDATION_SECONDS from the middle of the first held-out file (C, T) in [-1, 1]."""
+    if not files:
+        return None
+    audio, rate = read_audio(files[0])
+    if rate != sample_rate:
+        raise ValueError(f"validation file {files[0]} is {rate} Hz, not {sample_rate} Hz")
+    length = min(audio.shape[1], int(VALIDATION_SECONDS * sample_rate))
+    start = (audio.shape[1] - length) // 2
+    return audio[:, start:start + length].clone()
+
+
+def decoding_scores(codec, clip: Tensor, steps: tuple[int, ...], sample_rate: int) -> dict[str, float]:
+    """SI-SDR and log-mel distance of ``clip`` (C, T) coded by ``codec``'s continuous latents and decoded in each
+    of ``steps`` from a fixed generator: ``val_si_sdr``, ``val_log_mel`` (the first), then ``_<n>_steps``."""
+    latents = codec.encode(clip.unsqueeze(0).to(codec.device))
+    scores = {}
+    for i, count in enumerate(steps):
+        suffix = "" if i == 0 else f"_{count}_steps"
+        decoded = codec.decode(latents, count, torch.Generator().manual_seed(0))[0, :clip.shape[0], :clip.shape[-1]]
+        scores[f"val_si_sdr{suffix}"] = si_sdr(clip, decoded.cpu())
+        scores[f"val_log_mel{suffix}"] = log_mel_distance(clip, decoded.cpu(), sample_rate)
+    return scores
+
+
 class ConsistencyTask(Task):
     metrics = ("loss", "levels")
     progress = ("loss",)
@@ -87,21 +127,9 @@ class ConsistencyTask(Task):
         length = self.frames * per_latent + 3 * self.model.config.hop
         train_files, val_files = split_files(config.data, "audio", config.holdout, config.validation)
         self.data = AudioSegments(train_files, length, 2, config.sample_rate, mix=False)
-        self.validation_clip = self._validation_clip(val_files, config.sample_rate)
+        self.validation_clip = validation_clip(val_files, config.sample_rate)
         self.schedule = ConsistencySchedule(**(config.consistency or {}))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.int64))
-
-    @staticmethod
-    def _validation_clip(files: list[Path], sample_rate: int) -> Tensor | None:
-        """Up to VALIDATION_SECONDS from the middle of the first held-out file, channels as items, in [-1, 1]."""
-        if not files:
-            return None
-        audio, rate = read_audio(files[0])
-        if rate != sample_rate:
-            raise ValueError(f"validation file {files[0]} is {rate} Hz, not {sample_rate} Hz")
-        length = min(audio.shape[1], int(VALIDATION_SECONDS * sample_rate))
-        start = (audio.shape[1] - length) // 2
-        return audio[:, start:start + length].clone()
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
         """Mono items in [-1, 1]: one random channel of each random stereo segment."""
@@ -116,18 +144,13 @@ class ConsistencyTask(Task):
         levels = self.schedule.levels(int(self.steps_done), self.config.steps)
         if self.training:
             self.steps_done += 1
-        sigmas = karras_levels(levels)
-        pair = torch.multinomial(self.schedule.pair_probabilities(sigmas), clean.shape[0], replacement=True)
-        low = sigmas[pair].to(clean.device, torch.float32)
-        high = sigmas[pair + 1].to(clean.device, torch.float32)
+        low, high = draw_level_pairs(self.schedule, levels, (clean.shape[0],), clean.device)
         noise = torch.randn_like(clean)
         latents = self.model.encode(clean)
         student = self.model(latents, clean + high.view(-1, 1, 1, 1) * noise, high)
         with torch.no_grad():
             teacher = self.model(latents.detach(), clean + low.view(-1, 1, 1, 1) * noise, low)
-        mean_square = (student - teacher).pow(2).flatten(1).mean(1)
-        distance = torch.sqrt(mean_square + HUBER_C**2) - HUBER_C
-        loss = (distance / (high - low)).mean()
+        loss = (pseudo_huber(student, teacher, 3) / (high - low)).mean()
         return loss, {"loss": loss.item(), "levels": float(levels)}
 
     @torch.no_grad()
@@ -137,13 +160,7 @@ class ConsistencyTask(Task):
         if self.validation_clip is None:
             return {}
         codec = Music2LatentCodec("validation", self.model, self.device)
-        clip = self.validation_clip.unsqueeze(0).to(self.device)
-        latents = codec.encode(clip)
-        scores = {}
-        for steps, suffix in ((1, ""), (4, "_4_steps")):
-            decoded = codec.decode(latents, steps, torch.Generator().manual_seed(0))[..., :clip.shape[-1]].cpu()
-            scores[f"val_si_sdr{suffix}"] = si_sdr(clip.cpu(), decoded)
-            scores[f"val_log_mel{suffix}"] = log_mel_distance(clip.cpu(), decoded, self.config.sample_rate)
+        scores = decoding_scores(codec, self.validation_clip, (1, 4), self.config.sample_rate)
         self.model.to(memory_format=torch.contiguous_format).requires_grad_(True)  # the codec took it for inference
         return scores
 
