@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing of every decoder of untrusted bytes: the container, the rANS decoder, the
 adaptive-histogram decoder (container + tables + rANS + reconstruction), the predictive latent decoder
-(container + side information + the sequential C++ decoder) and the NeRV video decoder (container + network
+(container + side information + the sequential C++ decoder), the headers and latents of the WaLLoC,
+Music2Latent and Music2Latent2 codecs' streams, and the NeRV video decoder (container + network
 description + weights).
 
 Every input must either decode or raise walloc.BitstreamError / ValueError; anything else (another
@@ -54,6 +55,8 @@ def seeds() -> list[bytes]:
     out.append(bitstream.pack("fuzz", {"shape": [1, 2]}, [b"ab", b"cde"]))
     out.append(nerv_seed())
     out.append(music2latent_codec().compress(torch.randn(1, 2, 6000, generator=gen).clamp(-1, 1) * 0.3, bits=6))
+    out += [music2latent2_codec().compress(torch.randn(1, c, 9000, generator=gen).clamp(-1, 1) * 0.3, bits=b)
+            for c, b in ((2, 6), (3, 8))]
     image = torch.rand(1, 3, 24, 40, generator=gen)
     out += [wavelet_image_codec().compress(image, quality=q) for q in (8, 3.5)]
     return out
@@ -80,6 +83,19 @@ def music2latent_codec():
     config = Music2LatentConfig(base_channels=4, multipliers=(1, 1, 1, 1, 1), unet_blocks=(1,) * 5,
                                 bottleneck_channels=16, bottleneck_blocks=1, heads=1, cond_channels=8)
     return Music2LatentCodec("fuzz-m2l", Music2LatentModel(config))
+
+
+@functools.lru_cache(maxsize=1)
+def music2latent2_codec():
+    """A tiny random Music2Latent2 codec: its streams' headers and latents are checked before any network runs."""
+    from walloc.codec.music2latent2 import Music2Latent2Codec
+    from walloc.models.music2latent2 import Music2Latent2Config, Music2Latent2Model
+
+    torch.manual_seed(0)
+    config = Music2Latent2Config(chunk_frames=8, summary_tokens=2, summary_channels=4, patch_channels=(4, 4, 4),
+                                 width=16, heads=1, encoder_depth=1, decoder_depth=1, consistency_depth=1,
+                                 cond_channels=8)
+    return Music2Latent2Codec("fuzz-m2l2", Music2Latent2Model(config))
 
 
 def nerv_seed() -> bytes:
@@ -117,7 +133,8 @@ def decode_everything(data: bytes) -> None:
         pass
     for candidate in (data, with_valid_checksums(data)):
         for decoder in (decompress_symbols, decompress_planes, video.decompress,
-                        music2latent_codec().quantized_latents, wavelet_image_codec().quantized_latents):
+                        music2latent_codec().quantized_latents, music2latent2_codec().quantized_latents,
+                        wavelet_image_codec().quantized_latents):
             try:
                 decoder(candidate)
             except ValueError:

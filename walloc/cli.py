@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--size", default="S", choices=["XS", "S", "M", "L"], help="parameter budget (default S)")
     video.add_argument("--epochs", type=int, help="fitting epochs (default 300)")
     video.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
-    video.add_argument("--bits", type=int, help="weight bits (default 8); with a Music2Latent codec: latent bits "
-                                                "(default 8)")
+    video.add_argument("--bits", type=int, help="weight bits (default 8); with a Music2Latent(2) codec: latent "
+                                                "bits (default 8)")
     video.add_argument("--prune", type=float, help="fraction of weights pruned (default 0.4)")
     video.add_argument("--frame-size", help="WIDTHxHEIGHT to resize frames to (e.g. 320x180)")
     p.set_defaults(run=_compress)
@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="input")
     p.add_argument("output")
     _batch_arguments(p)
-    p.add_argument("--steps", type=int, help="consistency steps of a Music2Latent decode (default 1)")
+    p.add_argument("--steps", type=int, help="consistency steps of a Music2Latent decode (default 1), or of a "
+                                             "Music2Latent2 decode (1 or 2; both one evaluation per chunk)")
     p.set_defaults(run=_decompress)
 
     p = commands.add_parser("info", help="print a walloc file's header")

@@ -16,6 +16,7 @@ from .audio import REFERENCE_SAMPLE_RATE, AudioCodec
 from .base import Codec, TrainedCodec, stream_codec_name
 from .image import ImageCodec
 from .music2latent import Music2LatentCodec
+from .music2latent2 import Music2Latent2Codec
 from .package import (
     CONFIG,
     FORMAT,
@@ -40,7 +41,7 @@ def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
     """A codec by name (see :func:`available_codecs`), from a codec folder (``config.json`` + weights), or from
     a codec folder on the Hugging Face Hub, ``hf://OWNER/REPO[@REVISION][/FOLDER]`` (cached; see
     :mod:`walloc.hub`). ``options`` go to the codec class (Music2Latent: ``precision``, ``window``,
-    ``overlap``)."""
+    ``overlap``; Music2Latent2: ``precision``)."""
     folders = codec_folders()
     if hub.is_hub_path(name_or_path):
         folder = hub.download_files(hub.parse(name_or_path), [CONFIG, WEIGHTS])
@@ -124,10 +125,11 @@ def open_stream(data: bytes, device=None) -> Codec:
 
 def decompress(data: bytes, device=None, **options) -> torch.Tensor:
     """The media of any walloc codec stream (images, audio, or a video's frames); ``options`` go to the codec's
-    ``decompress`` (Music2Latent: ``steps``, ``generator``)."""
+    ``decompress`` (Music2Latent and Music2Latent2: ``steps``,
+    ``generator``)."""
     return open_stream(data, device).decompress(data, **options)
 
 
-__all__ = ["AudioCodec", "Codec", "ImageCodec", "Music2LatentCodec", "NervCodec", "TrainedCodec",
+__all__ = ["AudioCodec", "Codec", "ImageCodec", "Music2Latent2Codec", "Music2LatentCodec", "NervCodec", "TrainedCodec",
            "available_codecs", "decompress", "load", "load_music2latent", "load_reference", "open_stream",
            "save_codec", "stream_codec_name"]

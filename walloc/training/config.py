@@ -17,6 +17,10 @@
 - ``"music2latent"``: a Music2Latent consistency autoencoder trained by consistency training on mono items of
   ``segment`` samples; ``model`` holds :class:`walloc.models.Music2LatentConfig` fields (``{}``: the released
   58M-parameter size). Exports a codec folder loadable with ``walloc.load``.
+- ``"music2latent2"``: a Music2Latent2 autoencoder (summary embeddings, autoregressive consistency decoder)
+  trained by consistency training on pairs of consecutive chunks; ``model`` holds
+  :class:`walloc.models.Music2Latent2Config` fields (``segment`` is set by the chunk length). Exports a codec
+  folder.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ class TrainConfig:
     device: str | None = None      # "cpu", "cuda"; None: CUDA when present (under torchrun, the local rank's GPU)
     precision: str = "float32"     # "bfloat16": forward passes under autocast (fast on AMX CPUs and GPUs)
     interference: list[str] | None = None  # "separate" only: what is mixed into the source
-    consistency: dict | None = None  # "music2latent" only: schedule options of ConsistencySchedule
+    consistency: dict | None = None  # "music2latent(2)" only: schedule options of ConsistencySchedule
 
-    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video", "music2latent")
+    KINDS = ("image", "audio", "factorized-prior", "classify", "colourise", "separate", "video", "music2latent",
+             "music2latent2")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:

@@ -50,7 +50,8 @@ def _to_device(batch, device: torch.device):
 # config.kind -> (module of walloc.training, task class); every other kind is a compressed-learning head
 _TASKS = {"image": ("codec_task", "CodecTask"), "audio": ("codec_task", "CodecTask"),
           "factorized-prior": ("baseline", "FactorizedPriorTask"),
-          "music2latent": ("consistency_task", "ConsistencyTask"), "video": ("video_task", "VideoFitTask")}
+          "music2latent": ("consistency_task", "ConsistencyTask"),
+          "music2latent2": ("ar_consistency_task", "ARConsistencyTask"), "video": ("video_task", "VideoFitTask")}
 
 
 def build_task(config: TrainConfig) -> Task:
