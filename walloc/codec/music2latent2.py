@@ -79,8 +79,6 @@ class Music2Latent2Codec(ConsistencyCodec):
         if latents.dim() != 5 or tuple(latents.shape[2:4]) != self.latent_shape or latents.shape[-1] == 0:
             raise ValueError(f"expected latents (N, groups, {', '.join(map(str, self.latent_shape))}, L), got shape "
                              f"{tuple(latents.shape)}")
-        if steps not in (1, 2):
-            raise ValueError(f"Music2Latent2 decodes in 1 or 2 steps, got {steps}")
         n, groups, _, _, chunks = latents.shape
         summaries = latents.to(self.device).permute(0, 1, 4, 2, 3).reshape(n * groups, chunks, *self.latent_shape)
 
