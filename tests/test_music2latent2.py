@@ -26,7 +26,8 @@ from walloc.models.music2latent2 import (
     chunks_to_audio,
     karras_sigma,
 )
-from walloc.training import TrainConfig, train
+from walloc.training import TrainConfig, ar_consistency_task, train
+from walloc.training.ar_consistency_task import ENVELOPE_WEIGHT
 
 TINY = Music2Latent2Config(chunk_frames=8, summary_tokens=4, summary_channels=8, patch_channels=(4, 8, 8),
                            width=32, heads=2, encoder_depth=1, decoder_depth=1, consistency_depth=2,
@@ -279,3 +280,19 @@ def test_ar_consistency_training_logs_validates_and_exports(tmp_path, stereo_ton
     audio = _audio(2, 10000, 13)
     decoded = codec.decompress(codec.compress(audio))
     assert decoded.shape == audio.shape and log_mel_distance(audio, decoded, 44100) > 0
+
+
+@pytest.mark.parametrize("envelope_weight", [0.0, ENVELOPE_WEIGHT])
+def test_the_envelope_term_is_what_reaches_the_encoder_at_initialisation(stereo_tones, monkeypatch,
+                                                                         envelope_weight):
+    # the consistency network's output convolution starts at zero, so its loss alone gives the encoder no
+    # gradient at the first step: without the envelope term nothing pulls the summaries towards the audio
+    monkeypatch.setattr(ar_consistency_task, "ENVELOPE_WEIGHT", envelope_weight)
+    config = TrainConfig(name="tiny", kind="music2latent2", data=[str(stereo_tones)], out="unused",
+                         model=TINY.as_dict(), holdout=1, batch_size=2, steps=4)
+    task = ar_consistency_task.ARConsistencyTask(config)
+    loss, values = task(task.sample(2, torch.Generator().manual_seed(0)))
+    loss.backward()
+    assert 0 < values["loss_envelope"] and math.isfinite(values["loss_envelope"])
+    encoder_gradient = sum(p.grad.abs().sum().item() for p in task.model.encoder.parameters() if p.grad is not None)
+    assert (encoder_gradient > 0) == (envelope_weight > 0)

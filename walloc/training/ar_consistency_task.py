@@ -8,6 +8,13 @@ lower levels, held fixed. Both halves are scored: the current chunk learns to de
 predecessor as context (the autoregressive step), the previous one to denoise alone (the causal mask hides the
 current chunk from it), which is the second decoding step. With probability ``SILENT_PREVIOUS`` the previous
 chunk is silence with zero summaries, the context the first chunk of a stream is decoded with.
+
+Consistency training alone lets the summaries collapse: at initialisation the two transformers dilute the
+input's share of the summaries to a few percent and of the decoder's maps to about 1%, the consistency network
+learns to denoise without them, and the encoder is then pushed to a constant. So the decoder's finest map
+also predicts the chunk's magnitude spectrogram through a 1x1 convolution (trained here, not exported), a
+normalised squared error added with weight ``ENVELOPE_WEIGHT``: a direct gradient that makes the summaries
+carry the spectral envelope from the first step.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..codec.package import build_model, save_codec
 from ..models.music2latent2 import audio_to_chunks
@@ -31,14 +38,16 @@ from .data import AudioSegments, split_files
 from .task import Panel, Task
 
 SILENT_PREVIOUS = 0.1
+ENVELOPE_WEIGHT = 1.0
 
 
 class ARConsistencyTask(Task):
-    metrics = ("loss", "loss_previous", "loss_current", "levels")
+    metrics = ("loss", "loss_previous", "loss_current", "loss_envelope", "levels")
     progress = ("loss",)
     val_metrics = ("val_si_sdr", "val_log_mel", "val_si_sdr_2_steps", "val_log_mel_2_steps")
-    panels = (Panel("loss", None, "pseudo-Huber loss", "consistency training loss (both chunks)"),
+    panels = (Panel("loss", None, "loss", "training loss (consistency + envelope)"),
               Panel("loss_current", None, "pseudo-Huber loss", "current chunk (autoregressive step)"),
+              Panel("loss_envelope", None, "normalised squared error", "magnitudes from the summaries"),
               Panel(None, "val_log_mel", "log-mel distance", "held-out clip, one-step decode"),
               Panel(None, "val_log_mel_2_steps", "log-mel distance", "held-out clip, two-step decode"))
     export_name = "codec"
@@ -53,6 +62,7 @@ class ARConsistencyTask(Task):
         self.data = AudioSegments(train_files, length, c.channels, config.sample_rate, mix=False)
         self.validation_clip = validation_clip(val_files, config.sample_rate)
         self.schedule = ConsistencySchedule(**(config.consistency or {}))
+        self.envelope = nn.Conv2d(c.patch_channels[0], c.channels, 1)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.int64))
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Tensor:
@@ -73,13 +83,18 @@ class ARConsistencyTask(Task):
         noise = torch.randn_like(clean)
         summaries = self.model.encode(clean.flatten(0, 1)).unflatten(0, (batch, 2))
         summaries = torch.stack([summaries[:, 0] * audible.view(-1, 1, 1), summaries[:, 1]], dim=1)
-        student = self.model(summaries, clean + high.view(batch, 2, 1, 1, 1) * noise, high)
+        features = self.model.features(summaries.flatten(0, 1))
+        student = self.model.denoise_pair(clean + high.view(batch, 2, 1, 1, 1) * noise, high, features)
         with torch.no_grad():
-            teacher = self.model(summaries.detach(), clean + low.view(batch, 2, 1, 1, 1) * noise, low)
+            teacher = self.model.denoise_pair(clean + low.view(batch, 2, 1, 1, 1) * noise, low,
+                                              [f.detach() for f in features])
         losses = pseudo_huber(student, teacher, 3) / (high - low)  # (B, 2)
-        loss = losses.mean()
+        magnitude = clean.flatten(0, 1).unflatten(1, (c.channels, 2)).norm(dim=2)
+        envelope = (self.envelope(features[0]).float() - magnitude).square().mean() / magnitude.square().mean().clamp_min(1e-8)
+        loss = losses.mean() + ENVELOPE_WEIGHT * envelope
         return loss, {"loss": loss.item(), "loss_previous": losses[:, 0].mean().item(),
-                      "loss_current": losses[:, 1].mean().item(), "levels": float(levels)}
+                      "loss_current": losses[:, 1].mean().item(), "loss_envelope": envelope.item(),
+                      "levels": float(levels)}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
