@@ -15,7 +15,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_shipped_codecs_are_installed():
-    assert {"m2l-small", "rgb-16x", "stereo-17x"} <= set(walloc.available_codecs())
+    assert {"m2l-small", "m2l2-small", "rgb-16x", "stereo-17x"} <= set(walloc.available_codecs())
 
 
 def test_rgb_16x_on_the_sample_photo():
@@ -47,6 +47,19 @@ def test_m2l_small_on_the_sample_loop():
     decoded = codec.decompress(data, steps=2, generator=torch.Generator().manual_seed(0))[0]
     assert decoded.shape == audio.shape and codec.bitrate_kbps(data) < 5.5
     assert metrics.log_mel_distance(audio, decoded, rate) < 2.4
+
+
+def test_m2l2_small_on_the_sample_loop():
+    """The small Music2Latent2 carries the spectral envelope in its summary embeddings: 2.21 / 1.22 here with one
+    / two steps, where the same network untrained scores 6.57 / 1.84 (card: 1.87 / 1.68 on held-out music)."""
+    codec = walloc.load("m2l2-small")
+    audio, rate = read_audio(ROOT / "samples" / "amen.flac")
+    data = codec.compress(audio, sample_rate=rate, bits=4)
+    assert codec.bitrate_kbps(data) < 5.5  # 4.6 for these 4 s (the header weighs; 1.3 on a minute)
+    decoded = [codec.decompress(data, steps=steps, generator=torch.Generator().manual_seed(0))[0] for steps in (1, 2)]
+    assert all(d.shape == audio.shape for d in decoded)
+    assert metrics.log_mel_distance(audio, decoded[0], rate) < 2.5
+    assert metrics.log_mel_distance(audio, decoded[1], rate) < 1.5
 
 
 def test_a_stream_from_another_machine_decodes_to_the_same_image():
