@@ -382,7 +382,8 @@ class Music2Latent2Model(nn.Module):
         return self.consistency(noisy, sigmas, features)
 
     def forward(self, summaries: Tensor, noisy: Tensor, sigmas: Tensor) -> Tensor:
-        """Training: summaries (B, 2, K, D) of both chunks, noisy pairs, their levels -> clean estimates."""
+        """Summaries (B, 2, K, D) of both chunks, noisy pairs, their levels -> clean estimates (the decoder's maps
+        and one consistency evaluation; training computes the maps once for its student and teacher)."""
         return self.consistency(noisy, sigmas, self.features(summaries.flatten(0, 1)))
 
     def generate(self, summaries: Tensor, noise, steps: int = 1) -> Tensor:

@@ -9,12 +9,12 @@ predecessor as context (the autoregressive step), the previous one to denoise al
 current chunk from it), which is the second decoding step. With probability ``SILENT_PREVIOUS`` the previous
 chunk is silence with zero summaries, the context the first chunk of a stream is decoded with.
 
-Consistency training alone lets the summaries collapse: at initialisation the two transformers dilute the
-input's share of the summaries to a few percent and of the decoder's maps to about 1%, the consistency network
-learns to denoise without them, and the encoder is then pushed to a constant. So the decoder's finest map
-also predicts the chunk's magnitude spectrogram through a 1x1 convolution (trained here, not exported), a
-normalised squared error added with weight ``ENVELOPE_WEIGHT``: a direct gradient that makes the summaries
-carry the spectral envelope from the first step.
+Consistency training alone lets the summaries collapse: at initialisation the two transformers dilute the input's
+share of the summaries to a few percent and of the decoder's maps to about 1%, the consistency network's
+zero-initialised output gives the encoder no gradient at all, the network learns to denoise without the maps, and
+the encoder is then pushed to a constant. So the decoder's finest map also predicts the chunk's magnitude
+spectrogram through a 1x1 convolution (trained here, not exported), a normalised squared error added with weight
+``ENVELOPE_WEIGHT``: a direct gradient that makes the summaries carry the spectral envelope from the first step.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class ARConsistencyTask(Task):
                                               [f.detach() for f in features])
         losses = pseudo_huber(student, teacher, 3) / (high - low)  # (B, 2)
         magnitude = clean.flatten(0, 1).unflatten(1, (c.channels, 2)).norm(dim=2)
-        envelope = (self.envelope(features[0]).float() - magnitude).square().mean() / magnitude.square().mean().clamp_min(1e-8)
+        error = (self.envelope(features[0]).float() - magnitude).square().mean()
+        envelope = error / magnitude.square().mean().clamp_min(1e-8)
         loss = losses.mean() + ENVELOPE_WEIGHT * envelope
         return loss, {"loss": loss.item(), "loss_previous": losses[:, 0].mean().item(),
                       "loss_current": losses[:, 1].mean().item(), "loss_envelope": envelope.item(),
