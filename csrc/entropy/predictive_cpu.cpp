@@ -288,6 +288,7 @@ void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Pla
     // cell does not wait on its own increments; zero between blocks.
     std::vector<uint32_t> hist;
     std::vector<int64_t> touched;  // the cells counted in this block (a cell counted in both copies twice)
+                                   // and one spare slot: every count writes one, only a new cell keeps it
     std::vector<uint64_t> total;   // (bins, scales)
     std::vector<int32_t> row_of;   // context -> the table row of its chosen scale
   };
@@ -302,15 +303,19 @@ void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Pla
     const int64_t plane_begin = plane * plane_size, plane_end = plane_begin + plane_size;
     for (int64_t begin = plane_begin; begin < plane_end; begin += kBlock) {
       const int64_t end = std::min(begin + kBlock, plane_end);
-      c.touched.clear();
+      // Branch-free: about one count in ten opens a cell, too often and too irregularly to predict.
+      c.touched.resize(size_t(std::min(end - begin, 2 * p.bins * cells) + 1));
       // Locals, not captures: the counts' uint32 stores could otherwise alias `reach` and force reloads.
       const int32_t* e = errors;
       const int32_t* x = contexts;
       const int64_t low = -int64_t(reach) - 1, high = int64_t(reach) + 1, width = slots;
-      std::vector<int64_t>& touched = c.touched;
-      auto count = [e, x, low, high, width, &touched](uint32_t* hist, int64_t i) __attribute__((always_inline)) {
+      int64_t* touched = c.touched.data();
+      int64_t opened = 0;
+      auto count = [e, x, low, high, width, touched, &opened](uint32_t* hist, int64_t i)
+                       __attribute__((always_inline)) {
         const int64_t cell = x[i] * width + std::clamp<int64_t>(e[i], low, high) - low;  // x: bin * centres + q
-        if (hist[cell]++ == 0) touched.push_back(cell);
+        touched[opened] = cell;
+        opened += hist[cell]++ == 0;
       };
       int64_t i = begin;
       for (; i + 1 < end; i += 2) {
@@ -319,7 +324,8 @@ void choose_scales_cpu(const int32_t* errors, const int32_t* contexts, const Pla
       }
       if (i < end) count(even, i);
       // Most errors are small: only the cells counted cost anything. Exact integer sums in any order.
-      for (const int64_t cell : c.touched) {
+      for (int64_t t = 0; t < opened; ++t) {
+        const int64_t cell = touched[t];
         const uint32_t n = even[cell] + odd[cell];  // at most a block's 2**31
         even[cell] = odd[cell] = 0;
         if (n == 0) continue;  // counted in both copies, folded already

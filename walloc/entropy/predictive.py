@@ -175,7 +175,7 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     if plane_dims not in (1, 2) or symbols.dim() < plane_dims + 1 or symbols.is_floating_point():
         raise ValueError(f"expected integer latents with at least {plane_dims + 1} dims, got {symbols.dtype} "
                          f"{tuple(symbols.shape)}")
-    if symbols.numel() and (symbols.min() < 0 or symbols.max() >= 1 << bits):
+    if symbols.numel() and not (0 <= (bounds := torch.aminmax(symbols)).min and bounds.max < 1 << bits):
         raise ValueError(f"symbols must lie in [0, {1 << bits})")
     planes = _plane_view(symbols.shape, plane_dims, bits)
     weights = torch.zeros(planes.count, NEIGHBOURS, dtype=torch.int8)
