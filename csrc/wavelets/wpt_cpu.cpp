@@ -9,11 +9,17 @@
 // stays baseline and can never be picked by the linker for a CPU without them. Every copy is built with
 // -ffp-contract=off: all perform the same operations in the same order and give bit-identical results.
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 #include "../common/memory.h"
 #include "../common/parallel.h"
@@ -58,6 +64,14 @@ template <typename T>
 using Vec = typename VecOf<T>::type;
 template <typename T>
 constexpr int kLanesOf = kVectorBytes / sizeof(T);
+
+// Rows of a 2-D band that the row lifting packs into one vector (see RowLanes): 2 in the AVX2 copy, so its
+// shuffles stay within 128-bit lanes; 1 elsewhere.
+#ifdef WALLOC_CPU_BAND_ROWS
+constexpr int kBandRows = WALLOC_CPU_BAND_ROWS;
+#else
+constexpr int kBandRows = 1;
+#endif
 
 template <typename T>
 inline Vec<T> load(const T* p) {
@@ -225,47 +239,100 @@ struct TapKernel {
   }
 };
 
-// Lane l of the result is lane first + stride * l of the concatenation (a, b), taken modulo 2N.
-template <typename T, int First, int Stride>
-inline Vec<T> lanes_of(const Vec<T>& a, const Vec<T>& b) {
-  typename VecOf<T>::mask mask;
-  for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (First + Stride * l) % (2 * kLanesOf<T>);
-  return __builtin_shuffle(a, b, mask);
-}
+#define WALLOC_INLINE inline __attribute__((always_inline))
 
-// Shuffles of 4-lane vectors that take lanes 0-1 from a and lanes 2-3 from b: one SSE shufps each. (GCC
-// lowers a general two-vector shuffle of SSE2 floats to eight instructions.)
-template <typename T, int A0, int A1, int B0, int B1>
-inline Vec<T> pick(const Vec<T>& a, const Vec<T>& b) {
-  const typename VecOf<T>::mask mask = {A0, A1, 4 + B0, 4 + B1};
-  return __builtin_shuffle(a, b, mask);
-}
+// Row kernels see a vector as R rows of L = N / R consecutive samples each (N lanes; R = 1: one row across the
+// whole vector). Every shuffle below moves samples within a row's block of L lanes, so with L = 4 floats they
+// are in-lane shuffles (shufps, palignr), which AMD's Zen 1 runs four to eight times faster than the
+// cross-lane ones (vpermps, vperm2f128) a whole-vector row of 8 floats needs.
+template <typename T, int R>
+struct RowLanes {
+  static constexpr int N = kLanesOf<T>;
+  static constexpr int L = N / R;
+  static_assert(R >= 1 && N % R == 0, "rows must divide the lanes");
+  using Mask = typename VecOf<T>::mask;
 
-// Each sample's successor (a chunk a followed by chunk b) and predecessor (b preceded by a).
-template <typename T>
-inline Vec<T> successors(const Vec<T>& a, const Vec<T>& b) {
-  if constexpr (kLanesOf<T> == 4) {
-    return pick<T, 1, 2, 0, 2>(a, pick<T, 3, 3, 0, 0>(a, b));  // (a1, a2) and (a3, b0)
-  } else {
-    return lanes_of<T, 1, 1>(a, b);
+  // Lane i of each row's block takes lane source(i) of the concatenation (a's block, b's block), 0 <= source < 2L.
+  template <class Source>
+  static WALLOC_INLINE Vec<T> blockwise(const Vec<T>& a, const Vec<T>& b, Source source) {
+    Mask mask;
+    for (int l = 0; l < N; ++l) {
+      const int base = l / L * L, s = source(l % L);
+      mask[l] = s < L ? base + s : N + base + s - L;
+    }
+    return __builtin_shuffle(a, b, mask);
   }
-}
-template <typename T>
-inline Vec<T> predecessors(const Vec<T>& a, const Vec<T>& b) {
-  if constexpr (kLanesOf<T> == 4) {
-    return pick<T, 0, 2, 1, 2>(pick<T, 3, 3, 0, 0>(a, b), b);  // (a3, b0) and (b1, b2)
-  } else {
-    return lanes_of<T, kLanesOf<T> - 1, 1>(a, b);
-  }
-}
 
-// Lane l of the result is lane l/2 of a (l even) or of b (l odd), for the first or second half of the lanes.
-template <typename T, int Half>
-inline Vec<T> interleaved(const Vec<T>& a, const Vec<T>& b) {
-  typename VecOf<T>::mask mask;
-  for (int l = 0; l < kLanesOf<T>; ++l) mask[l] = (l % 2) * kLanesOf<T> + Half * kLanesOf<T> / 2 + l / 2;
-  return __builtin_shuffle(a, b, mask);
-}
+  // With 4 lanes a row, shuffles that take lanes 0-1 from a and lanes 2-3 from b: one shufps each. (GCC lowers a
+  // general two-vector shuffle of SSE2 floats to eight instructions.)
+  template <int A0, int A1, int B0, int B1>
+  static WALLOC_INLINE Vec<T> pick(const Vec<T>& a, const Vec<T>& b) {
+    static_assert(L == 4, "pick works on rows of 4 lanes");
+    return blockwise(a, b, [](int i) { return i == 0 ? A0 : i == 1 ? A1 : i == 2 ? 4 + B0 : 4 + B1; });
+  }
+
+  // The even and odd samples of a row's 2L samples, a's block followed by b's.
+  static WALLOC_INLINE Vec<T> evens(const Vec<T>& a, const Vec<T>& b) {
+    if constexpr (L == 4) return pick<0, 2, 0, 2>(a, b);
+    return blockwise(a, b, [](int i) { return 2 * i; });
+  }
+  static WALLOC_INLINE Vec<T> odds(const Vec<T>& a, const Vec<T>& b) {
+    if constexpr (L == 4) return pick<1, 3, 1, 3>(a, b);
+    return blockwise(a, b, [](int i) { return 2 * i + 1; });
+  }
+
+  // Each sample's successor (a chunk a followed by chunk b) and predecessor (b preceded by a). For AVX2's rows of
+  // 4 lanes, GCC makes each blockwise form one palignr.
+  static WALLOC_INLINE Vec<T> successors(const Vec<T>& a, const Vec<T>& b) {
+    if constexpr (L == 4 && N == 4) return pick<1, 2, 0, 2>(a, pick<3, 3, 0, 0>(a, b));  // (a1, a2) and (a3, b0)
+    return blockwise(a, b, [](int i) { return i + 1; });
+  }
+  static WALLOC_INLINE Vec<T> predecessors(const Vec<T>& a, const Vec<T>& b) {
+    if constexpr (L == 4 && N == 4) return pick<0, 2, 1, 2>(pick<3, 3, 0, 0>(a, b), b);  // (a3, b0) and (b1, b2)
+    return blockwise(a, b, [](int i) { return L - 1 + i; });
+  }
+
+  // Lane i of each row's block is lane i/2 of a (i even) or of b (i odd), from the first or second half of the
+  // block: the even and odd samples a, b interleaved back into a row.
+  template <int Half>
+  static WALLOC_INLINE Vec<T> interleaved(const Vec<T>& a, const Vec<T>& b) {
+    return blockwise(a, b, [](int i) { return (i % 2) * L + Half * L / 2 + i / 2; });
+  }
+
+  // Samples [offset, offset + L) of each row r[k] into block k, and back.
+  static WALLOC_INLINE Vec<T> load(const T* const r[R], int64_t offset) {
+    if constexpr (R == 1) {
+      return walloc::WALLOC_CPU_ISA::load(r[0] + offset);
+    } else {
+#if defined(__x86_64__) || defined(_M_X64)
+      // One load and one vinsertf128 (assembled through memory instead, the vector stalls on store forwarding).
+      static_assert(R == 2 && kVectorBytes == 32, "two rows of 16 bytes");
+      if constexpr (std::is_same_v<T, float>) {
+        return Vec<T>(_mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r[0] + offset)),
+                                           _mm_loadu_ps(r[1] + offset), 1));
+      } else {
+        return Vec<T>(_mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(r[0] + offset)),
+                                           _mm_loadu_pd(r[1] + offset), 1));
+      }
+#else
+      static_assert(R == 1, "rows packed into one vector need x86's 32-byte vectors");
+#endif
+    }
+  }
+  static WALLOC_INLINE void store(T* const r[R], int64_t offset, const Vec<T>& v, int64_t count = L) {
+    for (int k = 0; k < R; ++k) {
+      std::memcpy(r[k] + offset, reinterpret_cast<const char*>(&v) + k * L * sizeof(T), count * sizeof(T));
+    }
+  }
+
+  // A vector whose block k is value(k) in every lane.
+  template <class Value>
+  static WALLOC_INLINE Vec<T> per_row(Value value) {
+    Vec<T> v;
+    for (int l = 0; l < N; ++l) v[l] = value(l / L);
+    return v;
+  }
+};
 
 // The lifting steps on one position, written once for vectors and scalars so every instruction set and every
 // tail performs the same operations in the same order: predict then update, and their inverses.
@@ -288,84 +355,120 @@ inline V unupdated(const V& even, const V& prev_odd, const V& odd, T c) {
 
 // The lifting kernel for schemes of P (predict, update) pairs (see lifting.h).
 //
-// Rows are lifted in chunks of one vector, all pairs at once: a pair's predict needs the next even sample, so
-// each pair runs one chunk behind the previous one, and successors/predecessors come from the neighbouring
-// chunk held in a register. Columns are lifted the same way with rows in place of chunks: the band streams
-// through in blocks of row pairs, each vector of columns carrying its values in registers through a block
-// and in one row per version between blocks, so a band is read once and its lifted rows written once.
-// Periodic boundaries: the sweeps start a few chunks (rows) early on periodically wrapped samples; what those
-// warm-up steps compute from not-yet-valid carries never reaches an output (tests check every boundary).
+// Rows are lifted in chunks of one vector (or of a 16-byte block of it, see RowLanes), all pairs at once: a pair's
+// predict needs the next even sample, so each pair runs chunks behind the previous one (lift_step), and
+// successors/predecessors come from neighbouring chunks held in registers. Columns are lifted the same way with
+// rows in place of chunks, each pair one row behind the previous: the band streams through in blocks of row
+// pairs, each vector of columns carrying its values in registers through a block and in one row per version
+// between blocks, so a band is read once and its lifted rows written once. (The columns' unrolled blocks keep
+// the short skew: the rows' longer one, tried there, spilled registers and ran slower.) Periodic boundaries: the
+// sweeps start a few chunks (rows) early on periodically wrapped samples; what those warm-up steps compute from
+// not-yet-valid carries never reaches an output (tests check every boundary).
 template <typename T, int P>
 class LiftingKernel {
  public:
   explicit LiftingKernel(const LiftingScheme& s) {
     for (int j = 0; j < P; ++j) {
-      predict_[j] = static_cast<T>(s.predict[j]);
-      update_[j] = static_cast<T>(s.update[j]);
+      steps_.predict[j] = static_cast<T>(s.predict[j]);
+      steps_.update[j] = static_cast<T>(s.update[j]);
     }
     scale_[0] = s.scale[0];
     scale_[1] = s.scale[1];
   }
 
-  // One row of length 2m -> two bands of length m, each also multiplied by `outer`.
-  void split_row(const T* __restrict src, T* lo, T* hi, int64_t m, double outer = 1.0) {
-    // Whole chunks inside the row are loaded from it and split into even and odd samples in registers; only
-    // the periodic margins and a partial last chunk go through the extended buffers.
-    const int64_t whole = m / kLanesOf<T>;
-    T* e = extended(0, m);
-    T* o = extended(1, m);
-    fill_margins(e, m, [&](int64_t n) { return src[2 * n]; });
-    fill_margins(o, m, [&](int64_t n) { return src[2 * n + 1]; });
-    const T s0 = static_cast<T>(scale_[0] * outer), s1 = static_cast<T>(scale_[1] * outer);
-    Vec<T> e_old[P + 1] = {}, o_old[P + 1] = {};
-    for (int64_t i = -lead_chunks(); i < chunks(m) + P; ++i) {
-      Vec<T> ev[P + 1], ov[P + 1];  // ev[j], ov[j]: version j at chunk i - j
-      if (i >= 0 && i < whole) {
-        const Vec<T> a = load(src + 2 * i * kLanesOf<T>), b = load(src + (2 * i + 1) * kLanesOf<T>);
-        ev[0] = lanes_of<T, 0, 2>(a, b);
-        ov[0] = lanes_of<T, 1, 2>(a, b);
-      } else {
-        ev[0] = load(e + i * kLanesOf<T>);
-        ov[0] = load(o + i * kLanesOf<T>);
-      }
-      for (int j = 1; j <= P; ++j) {
-        ov[j] = predicted(o_old[j - 1], e_old[j - 1], successors<T>(e_old[j - 1], ev[j - 1]), predict_[j - 1]);
-        ev[j] = updated(e_old[j - 1], predecessors<T>(o_old[j], ov[j]), ov[j], update_[j - 1]);
-      }
-      if (i - P >= 0) {
-        store_chunk(lo, i - P, s0 * ev[P], m);
-        store_chunk(hi, i - P, s1 * ov[P], m);
-      }
-      advance(e_old, o_old, ev, ov);
-    }
+  // One row of length 2m -> two bands of length m (the 1-D packet trees).
+  void split_row(const T* src, T* lo, T* hi, int64_t m) {
+    const double outer = 1.0;
+    split_rows<1>(&src, &lo, &hi, m, &outer);
   }
 
-  // Two bands of length m, each first multiplied by `outer`, -> one row of length 2m.
-  void merge_row(const T* lo, const T* hi, T* dst, int64_t m, double outer = 1.0) {
-    const int64_t whole = m / kLanesOf<T>;
-    T* e = extended(0, m);
-    T* o = extended(1, m);
-    const T a0 = static_cast<T>(outer / scale_[0]), a1 = static_cast<T>(outer / scale_[1]);
-    fill_margins(e, m, [&](int64_t n) { return a0 * lo[n]; });
-    fill_margins(o, m, [&](int64_t n) { return a1 * hi[n]; });
-    Vec<T> e_old[P + 1] = {}, o_old[P + 1] = {};
-    for (int64_t i = -lead_chunks(); i < chunks(m) + P; ++i) {
-      Vec<T> ev[P + 1], ov[P + 1];  // ev[j - 1] at chunk i - (P - j), ov[j - 1] one chunk behind it
-      if (i >= 0 && i < whole) {
-        ev[P] = a0 * load(lo + i * kLanesOf<T>);
-        ov[P] = a1 * load(hi + i * kLanesOf<T>);
+  // Two bands of length m -> one row of length 2m.
+  void merge_row(const T* lo, const T* hi, T* dst, int64_t m) {
+    const double outer = 1.0;
+    merge_rows<1>(&lo, &hi, &dst, m, &outer);
+  }
+
+  // R rows of length 2m -> their two bands of length m, row k's also multiplied by outer[k].
+  //
+  // A sweep runs steps i = -lead .. chunks + D - 1 (see lift_step). Whole chunks inside the rows are loaded from
+  // them and split into even and odd samples in registers; the periodic margins and a partial last chunk come from
+  // the rows' own chunks or, for bands too short or not of whole chunks, from margin buffers.
+  template <int R>
+  void split_rows(const T* const src[R], T* const lo[R], T* const hi[R], int64_t m, const double outer[R]) {
+    using Lanes = RowLanes<T, R>;
+    constexpr int L = Lanes::L;
+    const int64_t whole = m / L;
+    const bool margins = needs_margins<L>(m);
+    const T* e = margins ? fill_margins<R>(0, m, [&](int k, int64_t n) { return src[k][2 * n]; }) : nullptr;
+    const T* o = margins ? fill_margins<R>(1, m, [&](int k, int64_t n) { return src[k][2 * n + 1]; }) : nullptr;
+    const Vec<T> s0 = Lanes::per_row([&](int k) { return static_cast<T>(scale_[0] * outer[k]); });
+    const Vec<T> s1 = Lanes::per_row([&](int k) { return static_cast<T>(scale_[1] * outer[k]); });
+    const Steps steps = steps_;  // a local copy: stores through T* could otherwise alias it
+    Vec<T> even[P + 1][kHistory] = {}, odd[P + 1][kHistory] = {};
+    auto step = [&](int64_t i, int64_t c, auto kind) __attribute__((always_inline)) {
+      Vec<T> e_new[P + 1], o_new[P + 1];
+      if (kind != kChecked || (i >= 0 && i < whole)) {
+        const Vec<T> a = Lanes::load(src, 2 * c * L), b = Lanes::load(src, (2 * c + 1) * L);
+        e_new[0] = Lanes::evens(a, b);
+        o_new[0] = Lanes::odds(a, b);
       } else {
-        ev[P] = load(e + i * kLanesOf<T>);
-        ov[P] = load(o + i * kLanesOf<T>);
+        e_new[0] = load(e + i * Lanes::N);
+        o_new[0] = load(o + i * Lanes::N);
       }
-      for (int j = P; j >= 1; --j) {
-        const Vec<T>& even = j == P ? ev[P] : e_old[j];
-        ev[j - 1] = unupdated(even, predecessors<T>(o_old[j], ov[j]), ov[j], update_[j - 1]);
-        ov[j - 1] = unpredicted(o_old[j], e_old[j - 1], successors<T>(e_old[j - 1], ev[j - 1]), predict_[j - 1]);
+      lift_step(steps, even, odd, e_new, o_new, Lanes::successors, Lanes::predecessors);
+      const int64_t k = i - kRowDelay;
+      if (kind == kStore || (kind == kChecked && k >= 0)) {
+        const int64_t count = kind == kStore ? L : std::min<int64_t>(L, m - k * L);
+        Lanes::store(lo, k * L, s0 * e_new[P], count);
+        Lanes::store(hi, k * L, s1 * odd[P][0], count);
       }
-      if (i - P >= 0) store_pairs(dst, i - P, e_old[0], ov[0], m);
-      advance(e_old, o_old, ev, ov);
+      shift(even, e_new);
+      shift(odd, o_new);
+    };
+    sweep_chunks<L>(m, step);
+  }
+
+  // R pairs of bands of length m, row k's first multiplied by outer[k], -> R rows of length 2m (see split_rows and
+  // unlift_step).
+  template <int R>
+  void merge_rows(const T* const lo[R], const T* const hi[R], T* const dst[R], int64_t m, const double outer[R]) {
+    using Lanes = RowLanes<T, R>;
+    constexpr int L = Lanes::L;
+    const int64_t whole = m / L;
+    T f0[R], f1[R];
+    for (int k = 0; k < R; ++k) {
+      f0[k] = static_cast<T>(outer[k] / scale_[0]);
+      f1[k] = static_cast<T>(outer[k] / scale_[1]);
     }
+    const Vec<T> a0 = Lanes::per_row([&](int k) { return f0[k]; });
+    const Vec<T> a1 = Lanes::per_row([&](int k) { return f1[k]; });
+    const bool margins = needs_margins<L>(m);
+    const T* e = margins ? fill_margins<R>(0, m, [&](int k, int64_t n) { return f0[k] * lo[k][n]; }) : nullptr;
+    const T* o = margins ? fill_margins<R>(1, m, [&](int k, int64_t n) { return f1[k] * hi[k][n]; }) : nullptr;
+    const Steps steps = steps_;
+    Vec<T> even[P + 1][kHistory] = {}, odd[P + 1][kHistory] = {};
+    auto step = [&](int64_t i, int64_t c, auto kind) __attribute__((always_inline)) {
+      Vec<T> e_new[P + 1], o_new[P + 1];
+      if (kind != kChecked || (i >= 0 && i < whole)) {
+        e_new[P] = a0 * Lanes::load(lo, c * L);
+        o_new[P] = a1 * Lanes::load(hi, c * L);
+      } else {
+        e_new[P] = load(e + i * Lanes::N);
+        o_new[P] = load(o + i * Lanes::N);
+      }
+      unlift_step(steps, even, odd, e_new, o_new, Lanes::successors, Lanes::predecessors);
+      const int64_t k = i - kRowDelay;
+      if (kind == kStore || (kind == kChecked && k >= 0)) {
+        const Vec<T> first = Lanes::template interleaved<0>(even[0][1], o_new[0]);
+        const Vec<T> second = Lanes::template interleaved<1>(even[0][1], o_new[0]);
+        const int64_t count = kind == kStore ? 2 * L : std::min<int64_t>(2 * L, 2 * (m - k * L));
+        Lanes::store(dst, 2 * k * L, first, std::min<int64_t>(L, count));
+        if (count > L) Lanes::store(dst, 2 * k * L + L, second, count - L);
+      }
+      shift(even, e_new);
+      shift(odd, o_new);
+    };
+    sweep_chunks<L>(m, step);
   }
 
   // 2-D split of one (2m x 2w) band with row stride ld into its four (m x w) children (a, h, v, d). Blocks of
@@ -373,6 +476,7 @@ class LiftingKernel {
   // (which also applies the column scales).
   void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4]) {
     const int64_t width = 2 * w, stride = round_up(width);
+    const Steps steps = steps_;
     T* const buffer = aligned(rows_, (2 * P + 2 + 2 * kBlockRows) * stride);
     const Carry carry(buffer, stride);
     T* lifted = buffer + (2 * P + 2) * stride;  // version P of the block's rows, even and odd
@@ -389,8 +493,8 @@ class LiftingKernel {
           e_new[0] = at<V>(even_rows[r], c);
           o_new[0] = at<V>(even_rows[r] + ld, c);
           for (int j = 1; j <= P; ++j) {
-            o_new[j] = predicted(o_old[j - 1], e_old[j - 1], e_new[j - 1], predict_[j - 1]);
-            e_new[j] = updated(e_old[j - 1], o_old[j], o_new[j], update_[j - 1]);
+            o_new[j] = predicted(o_old[j - 1], e_old[j - 1], e_new[j - 1], steps.predict[j - 1]);
+            e_new[j] = updated(e_old[j - 1], o_old[j], o_new[j], steps.update[j - 1]);
           }
           put(lifted + 2 * r * stride, c, e_new[P]);
           put(lifted + (2 * r + 1) * stride, c, o_new[P]);
@@ -399,13 +503,23 @@ class LiftingKernel {
         carry.save(c, e_old, o_old);
       };
       sweep(column, width);
+      // The lifted rows that reach the output: row band b (even rows 0, odd 1) of pair r splits into children b
+      // and b + 2, scaled by the column scale.
+      const T* src[2 * kBlockRows];
+      T* lo[2 * kBlockRows];
+      T* hi[2 * kBlockRows];
+      double outer[2 * kBlockRows];
+      int count = 0;
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t k = first + r - P;
-        if (k < 0) continue;
-        for (int b = 0; b < 2; ++b) {
-          split_row(lifted + (2 * r + b) * stride, kids[b] + k * w, kids[b + 2] + k * w, w, scale_[b]);
+        for (int b = 0; k >= 0 && b < 2; ++b, ++count) {
+          src[count] = lifted + (2 * r + b) * stride;
+          lo[count] = kids[b] + k * w;
+          hi[count] = kids[b + 2] + k * w;
+          outer[count] = scale_[b];
         }
       }
+      for (int g = 0; g < count; g += kBandRows) split_rows<kBandRows>(src + g, lo + g, hi + g, w, outer + g);
     }
   }
 
@@ -414,18 +528,29 @@ class LiftingKernel {
   // version 0 goes straight to the output rows.
   void merge_band(const T* const kids[4], int64_t m, int64_t w, T* out) {
     const int64_t width = 2 * w, stride = round_up(width);
+    const Steps steps = steps_;
+    const double unscale[2] = {1.0 / scale_[0], 1.0 / scale_[1]};
     T* const buffer = aligned(rows_, (2 * P + 3 + 2 * kBlockRows) * stride);
     const Carry carry(buffer, stride);
     T* merged = buffer + (2 * P + 2) * stride;      // version P: the block's rows merged along the row
     T* scratch = merged + 2 * kBlockRows * stride;  // where warm-up rows of version 0 go
     for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
       const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
+      // Row band b (even rows 0, odd 1) of pair r merges from children b and b + 2, unscaled by the column scale.
+      const T* lo[2 * kBlockRows];
+      const T* hi[2 * kBlockRows];
+      T* dst[2 * kBlockRows];
+      double outer[2 * kBlockRows];
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t q = positive_mod(first + r, m);
         for (int b = 0; b < 2; ++b) {
-          merge_row(kids[b] + q * w, kids[b + 2] + q * w, merged + (2 * r + b) * stride, w, 1.0 / scale_[b]);
+          lo[2 * r + b] = kids[b] + q * w;
+          hi[2 * r + b] = kids[b + 2] + q * w;
+          dst[2 * r + b] = merged + (2 * r + b) * stride;
+          outer[2 * r + b] = unscale[b];
         }
       }
+      for (int64_t g = 0; g < 2 * rows; g += kBandRows) merge_rows<kBandRows>(lo + g, hi + g, dst + g, w, outer + g);
       // Iteration i = first + r: version j - 1 even at row i - (P - j), odd one row behind; so version 0
       // gives output rows 2 (i - P + 1) and 2 (i - P) + 1.
       T* even_out[kBlockRows];
@@ -444,8 +569,8 @@ class LiftingKernel {
           e_new[P] = at<V>(merged + 2 * r * stride, c);
           o_new[P] = at<V>(merged + (2 * r + 1) * stride, c);
           for (int j = P; j >= 1; --j) {
-            e_new[j - 1] = unupdated(j == P ? e_new[P] : e_old[j], o_old[j], o_new[j], update_[j - 1]);
-            o_new[j - 1] = unpredicted(o_old[j], e_old[j - 1], e_new[j - 1], predict_[j - 1]);
+            e_new[j - 1] = unupdated(j == P ? e_new[P] : e_old[j], o_old[j], o_new[j], steps.update[j - 1]);
+            o_new[j - 1] = unpredicted(o_old[j], e_old[j - 1], e_new[j - 1], steps.predict[j - 1]);
           }
           put(even_out[r], c, e_new[0]);
           put(odd_out[r], c, o_new[0]);
@@ -458,6 +583,71 @@ class LiftingKernel {
   }
 
  private:
+  // The lifting coefficients, which sweeps copy into locals.
+  struct Steps {
+    T predict[P], update[P];
+  };
+
+  // The values a row sweep carries from step to step: even[j][d], odd[j][d] hold version j (after j pairs of
+  // lifting steps) of the even and odd samples at the d-th newest chunk lifted so far.
+  static constexpr int kHistory = 3;
+
+  // One step of a forward row sweep, all versions at once but each at its own chunk: from version 0 just loaded at
+  // chunk i (e_new[0], o_new[0]), version j's odd samples at chunk i - (3j - 2) and its even ones a chunk behind.
+  // So every value a step computes depends only on values loaded now or computed by earlier steps: its arithmetic
+  // is one lifting step deep, not 2P, and the chains of neighbouring steps overlap (one long chain a step
+  // instead fills small out-of-order windows, such as Zen 1's floating-point scheduler, with waiting
+  // operations). Version P of chunk i - D (D = kRowDelay) is then (e_new[P], odd[P][0]). next(a, b) and prev(a, b)
+  // give each sample's successor in chunk a followed by chunk b, and its predecessor in b preceded by a.
+  template <class V, class Next, class Prev>
+  static WALLOC_INLINE void lift_step(const Steps& steps, const V even[P + 1][kHistory], const V odd[P + 1][kHistory],
+                                     V e_new[P + 1], V o_new[P + 1], Next next, Prev prev) {
+    for (int j = 1; j <= P; ++j) {
+      // Odd samples of version j at chunk c: version j - 1 at c and c + 1 (for j = 1, c + 1 is the chunk just
+      // loaded).
+      const V& e_at = j == 1 ? even[0][0] : even[j - 1][1];
+      const V& e_next = j == 1 ? e_new[0] : even[j - 1][0];
+      const V& o_at = j == 1 ? odd[0][0] : odd[j - 1][2];
+      o_new[j] = predicted(o_at, e_at, next(e_at, e_next), steps.predict[j - 1]);
+      // Even samples of version j at c - 1: version j - 1's there, and version j's odd ones at c - 2 and c - 1.
+      const V& e_before = j == 1 ? even[0][1] : even[j - 1][2];
+      e_new[j] = updated(e_before, prev(odd[j][1], odd[j][0]), odd[j][0], steps.update[j - 1]);
+    }
+  }
+
+  // One step of an inverse row sweep, as lift_step backwards through the versions: from version P just loaded at
+  // chunk i (e_new[P], o_new[P]), version j - 1's even samples at chunk i - (3 (P - j)) and its odd ones two chunks
+  // behind. Version 0 of chunk i - D is then (even[0][1], o_new[0]).
+  template <class V, class Next, class Prev>
+  static WALLOC_INLINE void unlift_step(const Steps& steps, const V even[P + 1][kHistory],
+                                       const V odd[P + 1][kHistory], V e_new[P + 1], V o_new[P + 1], Next next,
+                                       Prev prev) {
+    for (int j = P; j >= 1; --j) {
+      // Even samples of version j - 1 at chunk c: version j's even ones at c, odd ones at c - 1 and c (for j = P,
+      // c is the chunk just loaded).
+      const V& e_at = j == P ? e_new[P] : even[j][2];
+      const V& o_at = j == P ? o_new[P] : odd[j][0];
+      const V& o_before = j == P ? odd[P][0] : odd[j][1];
+      e_new[j - 1] = unupdated(e_at, prev(o_before, o_at), o_at, steps.update[j - 1]);
+      // Odd samples of version j - 1 at c - 2: version j's there, and version j - 1's even ones at c - 2, c - 1.
+      const V& o_two_before = j == P ? odd[P][1] : odd[j][2];
+      o_new[j - 1] = unpredicted(o_two_before, even[j - 1][1], next(even[j - 1][1], even[j - 1][0]),
+                                 steps.predict[j - 1]);
+    }
+  }
+
+  // Steps between loading a chunk and storing it in a row sweep.
+  static constexpr int64_t kRowDelay = 3 * P - 1;
+
+  // The newest step's values enter the history; the oldest leave it.
+  template <class V>
+  static WALLOC_INLINE void shift(V history[P + 1][kHistory], const V newest[P + 1]) {
+    for (int j = 0; j <= P; ++j) {
+      for (int d = kHistory - 1; d > 0; --d) history[j][d] = history[j][d - 1];
+      history[j][0] = newest[j];
+    }
+  }
+
   // Each version's even and odd values from the last row pair a block lifted, one row each: where the next
   // block's column sweep starts from.
   struct Carry {
@@ -485,7 +675,7 @@ class LiftingKernel {
     }
   };
 
-  // The values just computed become the previous ones of the next chunk or row.
+  // The values just computed become the previous ones of the next row.
   template <class V>
   static void advance(V even_old[P + 1], V odd_old[P + 1], const V even_new[P + 1], const V odd_new[P + 1]) {
     for (int j = 0; j <= P; ++j) {
@@ -494,17 +684,49 @@ class LiftingKernel {
     }
   }
 
-  // Chunks of one vector covering m samples, and how many chunks a sweep starts early: enough that the lanes
-  // a missing carry spoils (at most one per step, 2P) lie before chunk 0.
-  static int64_t chunks(int64_t m) { return (m + kLanesOf<T> - 1) / kLanesOf<T>; }
-  static constexpr int64_t lead_chunks() { return (2 * P + kLanesOf<T>) / kLanesOf<T>; }
+  // Chunks of L samples covering m, and how many chunks a row sweep starts early: enough that the lanes a
+  // missing carry spoils (at most one per step, 2P) lie before chunk 0.
+  template <int L>
+  static int64_t chunks_of(int64_t m) { return (m + L - 1) / L; }
+  template <int L>
+  static constexpr int64_t lead_chunks() { return (2 * P + L) / L; }
 
-  // Buffer k sized for a band of m samples extended periodically on both sides; returns its sample 0,
-  // aligned to a vector.
-  T* extended(int k, int64_t m) {
-    const int64_t lead = lead_chunks() * kLanesOf<T>;
-    return aligned(ext_[k], lead + (chunks(m) + P) * kLanesOf<T>) + lead;
+  // n rounded up to whole vectors: the stride of the column passes' row buffers.
+  static int64_t round_up(int64_t n) { return chunks_of<kLanesOf<T>>(n) * kLanesOf<T>; }
+
+  // What a step of a row sweep does besides lifting: load chunk c of the rows and store nothing (kLoad) or a
+  // whole chunk (kStore); or (kChecked) load chunk i from the rows or the margin buffers and store what part of
+  // its output chunk lies in the band.
+  enum StepKind { kLoad, kStore, kChecked };
+  template <StepKind K>
+  using Kind = std::integral_constant<StepKind, K>;
+
+  // Whether a row sweep over bands of m samples reads margin buffers: not when m is whole chunks and at least
+  // as long as the sweep's lead and delay, whose periodic margins are then the rows' own chunks.
+  template <int L>
+  static bool needs_margins(int64_t m) {
+    return m % L != 0 || m / L < std::max<int64_t>(lead_chunks<L>(), kRowDelay);
   }
+
+  // A row sweep: step(i, c, kind) for i = -lead .. chunks + D - 1 (D = kRowDelay), where step i loads chunk i
+  // (chunk c of the rows) and stores chunk i - D.
+  template <int L, class Step>
+  static WALLOC_INLINE void sweep_chunks(int64_t m, Step& step) {
+    const int64_t whole = m / L, chunks = chunks_of<L>(m);
+    constexpr int64_t lead = lead_chunks<L>();
+    if (!needs_margins<L>(m)) {
+      for (int64_t i = -lead; i < 0; ++i) step(i, i + chunks, Kind<kLoad>{});
+      for (int64_t i = 0; i < kRowDelay; ++i) step(i, i, Kind<kLoad>{});
+      for (int64_t i = kRowDelay; i < chunks; ++i) step(i, i, Kind<kStore>{});
+      for (int64_t i = chunks; i < chunks + kRowDelay; ++i) step(i, i - chunks, Kind<kStore>{});
+      return;
+    }
+    int64_t i = -lead;
+    for (; i < std::min<int64_t>(kRowDelay, whole); ++i) step(i, i, Kind<kChecked>{});
+    for (; i < whole; ++i) step(i, i, Kind<kStore>{});
+    for (; i < chunks + kRowDelay; ++i) step(i, i, Kind<kChecked>{});
+  }
+
 
   // buf sized for n elements from a vector-aligned start, which it returns: aligned loads never straddle
   // cache lines.
@@ -514,51 +736,28 @@ class LiftingKernel {
     return buf.data() + (misalign ? kLanesOf<T> - misalign : 0);
   }
 
-  static int64_t round_up(int64_t n) { return chunks(n) * kLanesOf<T>; }
-
-  // The samples of an extended buffer that sweeps read from it rather than from the row: the periodic margins
-  // before 0 and from the last whole chunk on, sample(n) giving sample n of the band (0 <= n < m).
-  template <class Sample>
-  static void fill_margins(T* x, int64_t m, Sample&& sample) {
-    const int64_t lead = lead_chunks() * kLanesOf<T>;
-    fill_periodic(x, -lead, 0, m, sample);
-    fill_periodic(x, m / kLanesOf<T> * kLanesOf<T>, (chunks(m) + P) * kLanesOf<T>, m, sample);
-  }
-
-  // x[i] = sample(i mod m) for i in [from, to), in runs that do not wrap (so the copies vectorize).
-  template <class Sample>
-  static void fill_periodic(T* x, int64_t from, int64_t to, int64_t m, Sample& sample) {
-    for (int64_t i = from, n = positive_mod(from, m); i < to; n = 0) {
-      const int64_t run = std::min(to - i, m - n);
-      for (int64_t r = 0; r < run; ++r) x[i + r] = sample(n + r);
-      i += run;
-    }
-  }
-
-  static void store_chunk(T* dst, int64_t k, const Vec<T>& v, int64_t m) {
-    const int64_t first = k * kLanesOf<T>;
-    if (first + kLanesOf<T> <= m) {
-      store(dst + first, v);
-    } else {
-      T tmp[kLanesOf<T>];
-      store(tmp, v);
-      std::memcpy(dst + first, tmp, sizeof(T) * (m - first));
-    }
-  }
-
-  // Chunk k of even and odd samples, interleaved into dst (a row of 2m samples).
-  static void store_pairs(T* dst, int64_t k, const Vec<T>& even, const Vec<T>& odd, int64_t m) {
-    const Vec<T> low = interleaved<T, 0>(even, odd), high = interleaved<T, 1>(even, odd);
-    const int64_t first = 2 * k * kLanesOf<T>;
-    if (first + 2 * kLanesOf<T> <= 2 * m) {
-      store(dst + first, low);
-      store(dst + first + kLanesOf<T>, high);
-    } else {
-      T tmp[2 * kLanesOf<T>];
-      store(tmp, low);
-      store(tmp + kLanesOf<T>, high);
-      std::memcpy(dst + first, tmp, sizeof(T) * (2 * m - first));
-    }
+  // Margin buffer b (0: even, 1: odd samples) of R rows of bands of m samples, laid out as the row kernels'
+  // vectors hold them (chunk i at i N, row k's samples i L .. i L + L - 1 in block k), filled where sweeps read
+  // it: the periodic margins before chunk 0 and from the last whole chunk on. sample(k, n) is sample n of row
+  // k's band (0 <= n < m). Returns chunk 0, vector-aligned.
+  template <int R, class Sample>
+  const T* fill_margins(int b, int64_t m, Sample&& sample) {
+    constexpr int N = kLanesOf<T>, L = N / R;
+    constexpr int64_t lead = lead_chunks<L>();
+    const int64_t end = chunks_of<L>(m) + kRowDelay;
+    T* x = aligned(margins_[b], (lead + end) * N);  // chunk -lead
+    auto fill = [&](int64_t from, int64_t to) {  // positions [from, to) of the periodically extended rows
+      for (int k = 0; k < R; ++k) {
+        T* row = x + k * L;
+        for (int64_t p = from + lead * L, n = positive_mod(from, m); p < to + lead * L; ++p) {
+          row[p / L * N + p % L] = sample(k, n);
+          n = n + 1 == m ? 0 : n + 1;
+        }
+      }
+    };
+    fill(-lead * L, 0);
+    fill(m / L * L, end * L);
+    return x + lead * N;
   }
 
   template <class V>
@@ -589,9 +788,9 @@ class LiftingKernel {
 
   static constexpr int64_t kBlockRows = 8;  // rows lifted per column visit: carries stay in registers between them
 
-  T predict_[P], update_[P];
+  Steps steps_;
   double scale_[2];
-  std::vector<T> ext_[2];
+  std::vector<T> margins_[2];
   std::vector<T> rows_;
 };
 
@@ -669,21 +868,30 @@ void packet_trees(BankKind kind, const T* x, T* y, int64_t planes, int64_t size,
     parallel_for_with_scratch(planes, threads, make, [&](auto& ws, int64_t p) { walk(ws, p).visit(0, 0); });
     return;
   }
+  // One loop over the planes' roots and their children's subtrees, in the order the dependencies run (split:
+  // roots first; merge: subtrees first), each item waiting for what it needs: a thread that finishes its roots
+  // early goes on to the subtrees of a finished plane while the other threads still split theirs.
   const int64_t fanout = int64_t(1) << fanout_bits;
-  auto roots = [&] {
-    parallel_for_with_scratch(planes, threads, make, [&](auto& ws, int64_t p) { walk(ws, p).node(0, 0); });
+  std::vector<std::atomic<int64_t>> pending(static_cast<size_t>(planes));  // per plane: items to finish first
+  for (auto& count : pending) count.store(split ? 1 : fanout, std::memory_order_relaxed);
+  auto wait_for = [&](int64_t p) {
+    while (pending[p].load(std::memory_order_acquire) != 0) std::this_thread::yield();
   };
-  auto subtrees = [&] {
-    parallel_for_with_scratch(planes * fanout, threads, make,
-                              [&](auto& ws, int64_t i) { walk(ws, i / fanout).visit(1, i % fanout); });
-  };
-  if (split) {
-    roots();
-    subtrees();
-  } else {
-    subtrees();
-    roots();
-  }
+  auto finished = [&](int64_t p) { pending[p].fetch_sub(1, std::memory_order_release); };
+  parallel_for_with_scratch(planes * (1 + fanout), threads, make, [&](auto& ws, int64_t item) {
+    const bool root = split ? item < planes : item >= planes * fanout;
+    if (root) {
+      const int64_t p = split ? item : item - planes * fanout;
+      if (!split) wait_for(p);
+      walk(ws, p).node(0, 0);
+      if (split) finished(p);
+    } else {
+      const int64_t i = split ? item - planes : item;
+      if (split) wait_for(i / fanout);
+      walk(ws, i / fanout).visit(1, i % fanout);
+      if (!split) finished(i / fanout);
+    }
+  });
 }
 
 template <typename T, class Kernel>
