@@ -95,10 +95,15 @@ void validate(const Tables& t, const int32_t* indexes, int64_t n) {
     }
     if (cdf[len - 1] == cdf[len - 2]) throw std::invalid_argument(row + ": the escape symbol needs a non-zero frequency");
   }
+  // The range first, in a loop that vectorizes; the offending index only when there is one.
+  int32_t low = 0, high = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (indexes[i] < 0 || indexes[i] >= t.count) {
-      throw std::invalid_argument("rANS: index " + std::to_string(indexes[i]) + " is not a valid cdf row");
-    }
+    low = std::min(low, indexes[i]);
+    high = std::max(high, indexes[i]);
+  }
+  if (low < 0 || high >= t.count) {
+    const int32_t bad = low < 0 ? low : high;
+    throw std::invalid_argument("rANS: index " + std::to_string(bad) + " is not a valid cdf row");
   }
 }
 

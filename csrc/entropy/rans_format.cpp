@@ -36,7 +36,7 @@ std::vector<uint8_t> assemble(uint64_t symbols, const std::vector<ChunkParts>& c
     w.put<uint32_t>(uint32_t(c.escapes.size()));
     for (uint32_t s : c.states) w.put<uint32_t>(s);
     // The decoder reads words in the reverse of the order the encoder emitted them.
-    for (auto it = c.emitted.rbegin(); it != c.emitted.rend(); ++it) w.put<uint16_t>(*it);
+    w.put_reversed(c.emitted.data(), c.emitted.size());
     w.put_bytes(c.escapes.data(), c.escapes.size());
   }
   return out;
