@@ -870,7 +870,9 @@ void packet_trees(BankKind kind, const T* x, T* y, int64_t planes, int64_t size,
   }
   // One loop over the planes' roots and their children's subtrees, in the order the dependencies run (split:
   // roots first; merge: subtrees first), each item waiting for what it needs: a thread that finishes its roots
-  // early goes on to the subtrees of a finished plane while the other threads still split theirs.
+  // early goes on to the subtrees of a finished plane while the other threads still split theirs. The loop hands
+  // items out in order (one thread: in sequence; OpenMP's dynamic schedule: to each thread as it asks), so what
+  // an item waits for has always been taken by a running thread before it, and the wait ends.
   const int64_t fanout = int64_t(1) << fanout_bits;
   std::vector<std::atomic<int64_t>> pending(static_cast<size_t>(planes));  // per plane: items to finish first
   for (auto& count : pending) count.store(split ? 1 : fanout, std::memory_order_relaxed);
