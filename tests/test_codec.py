@@ -59,6 +59,25 @@ def test_latents_have_the_documented_shape(codec_path):
     assert codec.decode(latents).shape == (1, 3, 40, 72)
 
 
+def test_a_cpu_batch_is_encoded_in_groups_of_images_with_the_same_latents(codec_path, monkeypatch):
+    """The CPU encoder runs a batch in groups of about CPU_ENCODE_PIXELS pixels; the latents are the whole
+    batch's to float32 rounding (the convolution may block one image and several differently)."""
+    import walloc.codec.image as image_codec
+
+    codec = walloc.load("tiny-image-0")
+    images = torch.cat([_image(40, 56, seed) for seed in range(3)])
+    whole = codec.encode(images)
+    sizes, encode = [], codec.model.encode
+    monkeypatch.setattr(codec.model, "encode", lambda x: sizes.append(len(x)) or encode(x))
+    monkeypatch.setattr(image_codec, "CPU_ENCODE_PIXELS", 2 * 40 * 56)
+    grouped = codec.encode(images)
+    assert sizes == [2, 1]
+    assert (grouped - whole).abs().max() <= 1e-5 * whole.abs().max()
+    monkeypatch.setattr(image_codec, "CPU_ENCODE_PIXELS", 1)  # an image larger than a group is a group
+    sizes.clear()
+    assert codec.encode(images).shape == whole.shape and sizes == [1, 1, 1]
+
+
 def test_corrupt_and_foreign_streams_raise_bitstream_error(codec_path):
     codec, other = walloc.load("tiny-image-0"), walloc.load("tiny-image-1")
     data = codec.compress(_image(32, 32))

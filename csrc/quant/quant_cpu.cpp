@@ -8,7 +8,7 @@ namespace walloc {
 namespace quant {
 namespace {
 struct NoScratch {};
-constexpr int64_t kBlock = 1 << 14;
+constexpr int64_t kBlock = 1 << 12;
 }  // namespace
 
 template <typename T>
