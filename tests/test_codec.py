@@ -76,6 +76,7 @@ def test_a_cpu_batch_is_encoded_in_groups_of_images_with_the_same_latents(codec_
     monkeypatch.setattr(image_codec, "CPU_ENCODE_PIXELS", 1)  # an image larger than a group is a group
     sizes.clear()
     assert codec.encode(images).shape == whole.shape and sizes == [1, 1, 1]
+    assert codec.encode(images[:0]).shape == (0, *whole.shape[1:])  # an empty batch: no latents
 
 
 def test_corrupt_and_foreign_streams_raise_bitstream_error(codec_path):

@@ -98,9 +98,10 @@ class ImageCodec(WallocCodec):
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
         images = self._pad(self.as_batch(images))
-        group = len(images) if self.device.type != "cpu" else max(1, CPU_ENCODE_PIXELS // images[0, 0].numel())
+        pixels = images.shape[-2] * images.shape[-1]
+        group = len(images) if self.device.type != "cpu" else CPU_ENCODE_PIXELS // pixels
         with exact_float32():
-            latents = [self.model.encode(self.model.to_signal(part)) for part in images.split(group)]
+            latents = [self.model.encode(self.model.to_signal(part)) for part in images.split(max(1, group))]
         return latents[0] if len(latents) == 1 else torch.cat(latents)
 
     @torch.no_grad()
