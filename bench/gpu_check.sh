@@ -50,4 +50,3 @@ echo "== benchmarks"
 timeout 90 python3 bench/wpt.py --devices cuda --repeats 10 --out "$out"
 timeout 60 python3 bench/entropy.py --repeats 10 --out "$out"
 timeout 90 python3 bench/throughput.py --devices cuda --repeats 5 --skip-reference --out "$out"
-
