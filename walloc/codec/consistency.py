@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import bitstream
@@ -95,6 +96,18 @@ class ConsistencyCodec(AudioInput, TrainedCodec):
     def decoded_length(self, frames: int) -> int:
         """Samples that ``decode`` returns for ``frames`` latent frames (``decompress`` crops to the input's)."""
         return frames * self.samples_per_latent - 3 * self.hop
+
+    def _frame_samples(self, x: Tensor, first: int, last: int) -> Tensor:
+        """The samples latent frames [first, last) cover, [samples_per_latent first - 3 hop, samples_per_latent
+        last), silent outside ``x``: the encoder's window into the padded signal without a padded copy of all of
+        it (an hour of stereo is 1.3 GB of float32)."""
+        start, end = first * self.samples_per_latent - 3 * self.hop, last * self.samples_per_latent
+        length = x.shape[-1]
+        inside_start = min(max(start, 0), length)
+        inside_end = max(min(end, length), inside_start)
+        before = min(max(0, -start), end - start)
+        after = end - start - before - (inside_end - inside_start)
+        return F.pad(x[..., inside_start:inside_end], (before, after))
 
     def as_batch(self, audio: Tensor) -> Tensor:
         """float32 (N, C, T) on the codec's device (int16 samples scaled by 1 / 32768)."""

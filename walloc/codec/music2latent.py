@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..models.music2latent import (
@@ -81,12 +80,12 @@ class Music2LatentCodec(ConsistencyCodec):
     def _encode_bounded(self, x: Tensor) -> Tensor:
         n, c, t = x.shape
         frames = self.latent_frames(t)
-        padded = F.pad(x.reshape(n * c, t), (3 * self.hop, frames * self.samples_per_latent - t))
+        flat = x.reshape(n * c, t)
         windows = _windows(frames, self.window, self.overlap)
         pieces = []
         with self._arithmetic():
             for start, end, _, _ in windows:
-                segment = padded[:, start * self.samples_per_latent:end * self.samples_per_latent + 3 * self.hop]
+                segment = self._frame_samples(flat, start, end)
                 spectrogram = audio_to_spectrogram(segment, self.hop).contiguous(memory_format=torch.channels_last)
                 pieces.append(self.model.encode(spectrogram).float())
         return _blend(pieces, windows, 1, self.overlap).reshape(n, c, self.latent_dim, frames)

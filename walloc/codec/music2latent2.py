@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..models.music2latent2 import (
@@ -53,6 +52,8 @@ class Music2Latent2Codec(ConsistencyCodec):
         """(N, C, T) -> (N * groups, model channels, T), repeating the last channel to fill the last group."""
         c, t = audio.shape[1:]
         width = self.config.channels
+        if c % width == 0:
+            return audio.reshape(-1, width, t)  # no copy of a long input
         index = torch.arange(self.latent_items(c) * width, device=audio.device).clamp_max(c - 1)
         return audio[:, index].reshape(-1, width, t)
 
@@ -60,13 +61,11 @@ class Music2Latent2Codec(ConsistencyCodec):
         n, c, t = x.shape
         chunks = self.latent_frames(t)
         groups = self._groups(x)
-        padded = F.pad(groups, (3 * self.hop, chunks * self.samples_per_latent - t))
         pieces = []
         with self._arithmetic():
             for start in range(0, chunks, ENCODE_BLOCK):
                 end = min(start + ENCODE_BLOCK, chunks)
-                segment = padded[..., start * self.samples_per_latent:end * self.samples_per_latent + 3 * self.hop]
-                spectrograms = audio_to_chunks(segment, self.config)
+                spectrograms = audio_to_chunks(self._frame_samples(groups, start, end), self.config)
                 pieces.append(self.model.encode(spectrograms.flatten(0, 1)).float().unflatten(0, spectrograms.shape[:2]))
         latents = torch.cat(pieces, 1)  # (N * groups, chunks, K, D)
         return latents.permute(0, 2, 3, 1).reshape(n, self.latent_items(c), *self.latent_shape, chunks)
