@@ -120,11 +120,10 @@ uint64_t rans_stream_symbols_binding(py::buffer data) {
   return rans::parse_layout(static_cast<const uint8_t*>(info.ptr), size_t(info.size)).symbols;
 }
 
-void predictive_least_squares_cpu_binding(uintptr_t symbols, const predictive::Planes& planes, uintptr_t gram,
-                                          uintptr_t rhs, int threads) {
+void predictive_fit_weights_cpu_binding(uintptr_t symbols, const predictive::Planes& planes, uintptr_t weights,
+                                        int threads) {
   py::gil_scoped_release release;
-  predictive::least_squares_cpu(as_ptr<const int32_t>(symbols), planes, as_ptr<double>(gram), as_ptr<double>(rhs),
-                                threads);
+  predictive::fit_weights_cpu(as_ptr<const int32_t>(symbols), planes, as_ptr<int8_t>(weights), threads);
 }
 
 void predictive_analyse_cpu_binding(uintptr_t symbols, const predictive::Planes& planes, uintptr_t errors,
@@ -317,9 +316,9 @@ void bind_cpu_kernels(py::module_& m) {
         py::arg("threads"));
   m.def("rans_stream_symbols", &rans_stream_symbols_binding, "symbol count of a checked rANS stream header",
         py::arg("data"));
-  m.def("predictive_least_squares_cpu", &predictive_least_squares_cpu_binding,
-        "per-plane normal equations of the predictive latent model", py::kw_only(), py::arg("symbols"),
-        py::arg("planes"), py::arg("gram"), py::arg("rhs"), py::arg("threads"));
+  m.def("predictive_fit_weights_cpu", &predictive_fit_weights_cpu_binding,
+        "per-plane int8 prediction weights of the predictive latent model", py::kw_only(), py::arg("symbols"),
+        py::arg("planes"), py::arg("weights"), py::arg("threads"));
   m.def("predictive_analyse_cpu", &predictive_analyse_cpu_binding,
         "coded errors and contexts of latent planes under the predictive model", py::kw_only(), py::arg("symbols"),
         py::arg("planes"), py::arg("errors"), py::arg("contexts"), py::arg("threads"));

@@ -17,12 +17,15 @@ from walloc.entropy.predictive import (
     _THETAS,
     BINS,
     CENTRES,
+    CONTAINER_ID,
+    NEIGHBOURS,
     _choose_scales,
     _cost_matrix,
     compress_planes,
     decompress_planes,
     laplace_tables,
 )
+from walloc.entropy.side_info import inflate
 from walloc.media import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +82,28 @@ def reference_scales(errors: torch.Tensor, contexts: torch.Tensor) -> torch.Tens
     cell = (torch.arange(planes).view(-1, 1) * BINS * CENTRES + contexts.long()) * slots + index
     hist = torch.bincount(cell.flatten(), minlength=planes * BINS * CENTRES * slots).view(planes * BINS, -1)
     return (hist @ _cost_matrix().long()).argmin(-1).view(planes, BINS).to(torch.int32)
+
+
+def reference_weights(planes: torch.Tensor, bits: int) -> torch.Tensor:
+    """int8 weights in 1/64 of (P, H, W) symbol planes: float64 ridge least squares solved by torch.linalg."""
+    v = torch.nn.functional.pad(planes.double() - (1 << (bits - 1)), (2, 1, 2, 0))  # zeros outside the plane
+    height, width = planes.shape[-2:]
+    at = lambda dy, dx: v[:, 2 + dy: 2 + dy + height, 2 + dx: 2 + dx + width].flatten(1)  # noqa: E731
+    neighbours = torch.stack([at(0, -1), at(-1, 0), at(-1, -1), at(-1, 1), at(0, -2), at(-2, 0)], -1)
+    gram = neighbours.mT @ neighbours + 1e-3 * height * width * torch.eye(NEIGHBOURS, dtype=torch.float64)
+    w = torch.linalg.solve(gram, neighbours.mT @ at(0, 0).unsqueeze(-1)).squeeze(-1)
+    return torch.round(w * 64).clamp(-128, 127).to(torch.int8)
+
+
+@pytest.mark.parametrize("shape, bits", [((2, 12, 32, 48), 8), ((1, 3, 17, 5), 4), ((2, 2, 9, 40), 15),
+                                         ((3, 700), 8), ((1, 12, 64, 96), 8)])
+def test_weights_in_the_stream_match_a_least_squares_reference(shape, bits):
+    symbols = smooth_latents(shape, bits, seed=len(shape) + bits)
+    planes = symbols.reshape(-1, shape[-2], shape[-1]) if len(shape) == 4 else symbols.reshape(-1, 1, shape[-1])
+    container = bitstream.unpack(compress_planes(symbols, bits, plane_dims=2 if len(shape) == 4 else 1), CONTAINER_ID)
+    side = inflate(container.streams[0], planes.shape[0] * (NEIGHBOURS + BINS), "side")
+    weights = torch.frombuffer(bytearray(side[: planes.shape[0] * NEIGHBOURS]), dtype=torch.int8)
+    assert torch.equal(weights.view(-1, NEIGHBOURS), reference_weights(planes, bits))
 
 
 def test_scale_choice_matches_its_reference():

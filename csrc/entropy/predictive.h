@@ -45,9 +45,11 @@ inline int activity_bin(int32_t a, int bins) {
   return std::min(std::max(bin, 0), bins - 1);
 }
 
-// Encoder, step 1: per plane, the normal equations of the least-squares prediction of each centred symbol
-// from its neighbours: gram (count, 6, 6) and rhs (count, 6), exact integer sums. scales/weights unused.
-void least_squares_cpu(const int32_t* symbols, const Planes& planes, double* gram, double* rhs, int threads);
+// Encoder, step 1: per plane, the int8 prediction weights in 1/64 (count, 6): ridge least squares of each centred
+// symbol on its neighbours (normal equations summed exactly in integers, a ridge of 1e-3 per symbol on the
+// diagonal), solved and rounded the same on every machine. Throws std::invalid_argument for symbols outside
+// [0, 2**bits). The planes' weights and scales are unused.
+void fit_weights_cpu(const int32_t* symbols, const Planes& planes, int8_t* weights, int threads);
 
 // Encoder, step 2: with the weights chosen, every symbol's coded error and its context
 // (activity bin * centres + quarter), by the decoder's own model. scales unused. Throws std::invalid_argument

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +68,11 @@ inline int32_t activity_above(const int32_t* row, int64_t pitch, int64_t x) {
 }
 inline int32_t activity(int32_t west, int32_t west2, int32_t above, int32_t previous) {
   return 2 * west + west2 + above + previous;
+}
+
+// The error for symbols outside their range, in the words of walloc/entropy/predictive.py's checks.
+std::string range_message(const Planes& p) {
+  return "symbols must lie in [0, " + std::to_string(1 << p.bits) + ")";
 }
 
 void check_planes(const Planes& p) {
@@ -196,41 +202,95 @@ class PlanesDecoder {
   int64_t floor_ = 0, quarter_ = 0;
 };
 
+// The prediction weights in 1/64 from a plane's normal equations, gram w = rhs with `ridge` added to gram's
+// diagonal: a Cholesky solve in a fixed order (gram + ridge is symmetric positive definite), rounded half to even
+// and clamped to int8. Plain double arithmetic, compiled without contraction into FMAs, so the weights are the
+// same on every machine.
+void solve_weights(const int64_t (&gram)[kNeighbours][kNeighbours], const int64_t (&rhs)[kNeighbours], double ridge,
+                   int8_t* weights) {
+  constexpr int n = kNeighbours;
+  double l[n][n] = {}, w[n];
+  for (int j = 0; j < n; ++j) {
+    double diagonal = double(gram[j][j]) + ridge;
+    for (int k = 0; k < j; ++k) diagonal -= l[j][k] * l[j][k];
+    l[j][j] = std::sqrt(diagonal);
+    for (int i = j + 1; i < n; ++i) {
+      double sum = double(gram[i][j]);
+      for (int k = 0; k < j; ++k) sum -= l[i][k] * l[j][k];
+      l[i][j] = sum / l[j][j];
+    }
+  }
+  for (int i = 0; i < n; ++i) {  // L y = rhs
+    double sum = double(rhs[i]);
+    for (int k = 0; k < i; ++k) sum -= l[i][k] * w[k];
+    w[i] = sum / l[i][i];
+  }
+  for (int i = n - 1; i >= 0; --i) {  // L^T w = y
+    double sum = w[i];
+    for (int k = i + 1; k < n; ++k) sum -= l[k][i] * w[k];
+    w[i] = sum / l[i][i];
+  }
+  for (int i = 0; i < n; ++i) {
+    weights[i] = int8_t(std::clamp(std::nearbyint(w[i] * (1 << kWeightShift)), -128.0, 127.0));
+  }
+}
+
 }  // namespace
 
-void least_squares_cpu(const int32_t* symbols, const Planes& p, double* gram, double* rhs, int threads) {
+void fit_weights_cpu(const int32_t* symbols, const Planes& p, int8_t* weights, int threads) {
   check_planes(p);
-  // Sums of products of centred values (each product at most 2**(2 bits - 2) in magnitude): in int32 over row
-  // segments short enough not to overflow, then in int64, so exact in any order. The 21 distinct entries of
-  // the symmetric gram and the 6 of rhs, mirrored at the end.
+  const double ridge = 1e-3 * double(p.height) * double(p.width);
+  // The normal equations: sums of products of centred values (each product at most 2**(2 bits - 2) in magnitude): in int32 over runs
+  // short enough not to overflow, then in int64, so exact in any order. The 21 distinct entries of the
+  // symmetric gram and the 6 of rhs, mirrored at the end. The neighbours of a run of positions are first
+  // gathered into contiguous arrays, so each of the 27 sums is one long vectorised loop, not one per row
+  // (rows are short: 96 symbols for a Kodak image's latents).
   constexpr int kTerms = kNeighbours * (kNeighbours + 1) / 2 + kNeighbours;
-  const int64_t segment = std::max<int64_t>(1, (int64_t(1) << 30) >> (2 * (p.bits - 1)));
+  constexpr int64_t kRun = 4096;  // positions per gathered run: 7 runs of int16 stay in L1
+  const int64_t run = std::min<int64_t>(kRun, std::max<int64_t>(1, (int64_t(1) << 30) >> (2 * (p.bits - 1))));
+  struct Scratch {
+    PaddedPlanes<int16_t> values;
+    std::vector<int16_t> gathered;  // (kNeighbours + 1, run): W, N, NW, NE, WW, NN, then the symbols
+  };
   std::atomic<bool> out_of_range{false};
-  parallel_for_with_scratch(p.count, threads, [&] { return PaddedPlanes<int16_t>(1, p.height, p.width); },
-                            [&](PaddedPlanes<int16_t>& v, int64_t plane) {
-    if (!load_centred(symbols, p, plane, v)) out_of_range = true;
-    const int64_t pitch = v.pitch();
+  parallel_for_with_scratch(p.count, threads,
+                            [&] { return Scratch{PaddedPlanes<int16_t>(1, p.height, p.width),
+                                                 std::vector<int16_t>(size_t((kNeighbours + 1) * run))}; },
+                            [&](Scratch& s, int64_t plane) {
+    if (!load_centred(symbols, p, plane, s.values)) out_of_range = true;
+    const int64_t pitch = s.values.pitch();
+    int16_t* gathered = s.gathered.data();
     int64_t sums[kTerms] = {};
+    int64_t filled = 0;
+    auto add_products = [&] {
+      int k = 0;
+      for (int j = 0; j < kNeighbours; ++j) {
+        for (int i = j; i <= kNeighbours; ++i) sums[k++] += dot(gathered + j * run, gathered + i * run, filled);
+      }
+      filled = 0;
+    };
     for (int64_t y = 0; y < p.height; ++y) {
-      const int16_t* row = v.row(0, y);
+      const int16_t* row = s.values.row(0, y);
       const int16_t* up = row - pitch;
       const int16_t* n[kNeighbours + 1] = {row - 1, up, up - 1, up + 1, row - 2, up - pitch, row};  // ..., C
-      for (int64_t x = 0; x < p.width; x += segment) {
-        const int64_t length = std::min(segment, p.width - x);
-        int k = 0;
-        for (int j = 0; j < kNeighbours; ++j) {
-          for (int i = j; i <= kNeighbours; ++i) sums[k++] += dot(n[j] + x, n[i] + x, length);
-        }
+      for (int64_t x = 0; x < p.width;) {
+        const int64_t length = std::min(run - filled, p.width - x);
+        for (int j = 0; j <= kNeighbours; ++j) std::copy(n[j] + x, n[j] + x + length, gathered + j * run + filled);
+        filled += length;
+        x += length;
+        if (filled == run) add_products();
       }
     }
-    double* a = gram + plane * kNeighbours * kNeighbours;
+    add_products();
+    int64_t gram[kNeighbours][kNeighbours], rhs[kNeighbours];
     int k = 0;
     for (int j = 0; j < kNeighbours; ++j) {
-      for (int i = j; i < kNeighbours; ++i, ++k) a[j * kNeighbours + i] = a[i * kNeighbours + j] = double(sums[k]);
-      rhs[plane * kNeighbours + j] = double(sums[k++]);
+      for (int i = j; i < kNeighbours; ++i, ++k) gram[j][i] = gram[i][j] = sums[k];
+      rhs[j] = sums[k++];
     }
+    solve_weights(gram, rhs, ridge, weights + plane * kNeighbours);
   });
-  if (out_of_range) throw std::invalid_argument("predictive least squares: a symbol lies outside [0, 2**bits)");
+  if (out_of_range) throw std::invalid_argument(range_message(p));
 }
 
 void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32_t* contexts, int threads) {
@@ -259,7 +319,7 @@ void analyse_cpu(const int32_t* symbols, const Planes& p, int32_t* errors, int32
       }
     }
   });
-  if (out_of_range) throw std::invalid_argument("predictive analysis: a symbol lies outside [0, 2**bits)");
+  if (out_of_range) throw std::invalid_argument(range_message(p));
   parallel_for_with_scratch(p.count, threads, [] { return 0; }, [&](int&, int64_t plane) {
     const bool has_previous = plane % p.channels != 0;
     const int64_t pitch = magnitudes.pitch();

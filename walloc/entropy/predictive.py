@@ -15,9 +15,10 @@ Each plane (one channel of one item: (H, W) for images, (1, L) for audio) is cod
 
 Side information (weights and scale choices) costs about 30 bytes per plane before deflate. The model runs in
 C++ (``csrc/entropy/predictive_cpu.cpp``), the same code for the encoder's analysis and the sequential
-decoder, so the two cannot disagree; Python fits the weights and chooses the tables. Damaged streams fail
-loudly: decoded values must stay in the symbol range, and the rANS lanes must end exactly where the encoder
-started them.
+decoder, so the two cannot disagree; the weights' normal equations and the table costs are exact integer sums
+and the weights' solve a fixed sequence of double operations, so the bytes are the same on every machine and
+thread count. Damaged streams fail loudly: decoded values must stay in the symbol range, and the rANS lanes must
+end exactly where the encoder started them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import Tensor
 from .. import bitstream
 from ..errors import BitstreamError
 from ..ops import kernels
-from .rans import rans_encode, stream_symbol_count
+from .rans import stream_symbol_count
 from .side_info import deflate, inflate
 
 CONTAINER_ID = "walloc-predictive"
@@ -109,17 +110,6 @@ def laplace_tables() -> tuple[Tensor, Tensor, Tensor]:
     return cdfs, lengths, offsets
 
 
-def _fit_weights(symbols: Tensor, planes: kernels.Planes) -> Tensor:
-    """(P, 6) int8 weights in 1/64: ridge least squares of each plane's centred symbols on their neighbours
-    (normal equations summed exactly in C++, so the weights do not depend on the thread count)."""
-    gram = torch.empty(planes.count, NEIGHBOURS, NEIGHBOURS, dtype=torch.float64)
-    rhs = torch.empty(planes.count, NEIGHBOURS, 1, dtype=torch.float64)
-    kernels.predictive_least_squares(symbols, planes, gram, rhs)
-    ridge = 1e-3 * planes.height * planes.width * torch.eye(NEIGHBOURS, dtype=torch.float64)
-    w = torch.linalg.solve(gram + ridge, rhs).squeeze(-1)
-    return torch.round(w * (1 << WEIGHT_SHIFT)).clamp(-128, 127).to(torch.int8)
-
-
 def _escape_bits(value: Tensor) -> Tensor:
     """Bits of the LEB128 bytes of an escaped error (about: the exact bypass value depends on the table)."""
     raw = 2 * value.abs().double() + 1
@@ -175,22 +165,22 @@ def compress_planes(symbols: Tensor, bits: int = 8, plane_dims: int = 2) -> byte
     if plane_dims not in (1, 2) or symbols.dim() < plane_dims + 1 or symbols.is_floating_point():
         raise ValueError(f"expected integer latents with at least {plane_dims + 1} dims, got {symbols.dtype} "
                          f"{tuple(symbols.shape)}")
-    if symbols.numel() and not (0 <= (bounds := torch.aminmax(symbols)).min and bounds.max < 1 << bits):
-        raise ValueError(f"symbols must lie in [0, {1 << bits})")
     planes = _plane_view(symbols.shape, plane_dims, bits)
     weights = torch.zeros(planes.count, NEIGHBOURS, dtype=torch.int8)
     scales = torch.zeros(planes.count, BINS, dtype=torch.int32)
     errors = indexes = torch.zeros(0, dtype=torch.int32)
     if symbols.numel():
+        if symbols.dtype == torch.int64:  # so that values past int32 cannot wrap into range
+            symbols = symbols.clamp(-1, 1 << bits)
         symbols = symbols.to(torch.int32).contiguous()
-        weights = _fit_weights(symbols, planes)
+        kernels.predictive_fit_weights(symbols, planes, weights)  # ValueError for symbols out of range
         errors = torch.empty(planes.count, planes.height * planes.width, dtype=torch.int32)
         contexts = torch.empty_like(errors)  # activity bin * CENTRES + the prediction's quarter
         kernels.predictive_analyse(symbols, planes, weights, errors, contexts)
         # contexts become the table rows in place: on an hour of audio each of these tensors is 74 MB
         scales = _choose_scales(errors, contexts, rows=contexts)
         indexes = contexts
-    payload = rans_encode(errors, indexes, *laplace_tables())
+    payload = kernels.rans_encode(errors, indexes, laplace_tables())  # int32 and contiguous already
     side = weights.numpy().tobytes() + scales.to(torch.uint8).numpy().tobytes()
     meta = {"shape": list(symbols.shape), "bits": bits, "plane_dims": plane_dims}
     return bitstream.pack(CONTAINER_ID, meta, [deflate(side), payload])
@@ -221,7 +211,5 @@ def decompress_planes(data: bytes) -> Tensor:
         return out
     weights = torch.frombuffer(bytearray(side[: planes.count * NEIGHBOURS]), dtype=torch.int8)
     scales = torch.frombuffer(bytearray(side[planes.count * NEIGHBOURS:]), dtype=torch.uint8).to(torch.int32)
-    if scales.max() >= len(_THETAS):
-        raise BitstreamError("corrupt predictive stream: a table choice is outside the family")
     kernels.predictive_decode(payload, planes, weights, scales, laplace_tables(), out)
     return out

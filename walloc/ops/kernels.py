@@ -201,11 +201,11 @@ def _planes(planes: Planes, weights: Optional[Tensor] = None, scales: Optional[T
     return _C.PredictivePlanes(**planes._asdict(), weights=_ptr(weights), scales=_ptr(scales))
 
 
-def predictive_least_squares(symbols: Tensor, planes: Planes, gram: Tensor, rhs: Tensor) -> None:
-    """Per plane, the normal equations of predicting each int32 symbol from its neighbours: float64 gram
-    (count, 6, 6) and rhs (count, 6)."""
-    _C.predictive_least_squares_cpu(symbols=symbols.data_ptr(), planes=_planes(planes), gram=gram.data_ptr(),
-                                    rhs=rhs.data_ptr(), threads=threads())
+def predictive_fit_weights(symbols: Tensor, planes: Planes, weights: Tensor) -> None:
+    """Per plane, the int8 weights (count, 6) in 1/64 that predict each int32 symbol from its neighbours (ridge
+    least squares, the same on every machine); ValueError for symbols outside [0, 2**bits)."""
+    _C.predictive_fit_weights_cpu(symbols=symbols.data_ptr(), planes=_planes(planes), weights=weights.data_ptr(),
+                                  threads=threads())
 
 
 def predictive_analyse(symbols: Tensor, planes: Planes, weights: Tensor, errors: Tensor, contexts: Tensor) -> None:
