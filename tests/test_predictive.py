@@ -169,6 +169,8 @@ def test_corrupt_and_lying_streams_raise():
 def test_bad_arguments_raise_value_errors():
     with pytest.raises(ValueError, match="symbols must lie"):
         compress_planes(torch.full((1, 1, 2, 2), 256), 8)
+    with pytest.raises(ValueError, match="symbols must lie"):  # int64 that would wrap into range as int32
+        compress_planes(torch.full((1, 1, 2, 2), 2**32 + 5), 8)
     with pytest.raises(ValueError, match="bits"):
         compress_planes(torch.zeros(1, 1, 2, 2, dtype=torch.int32), 16)
     with pytest.raises(ValueError, match="integer latents"):

@@ -240,11 +240,11 @@ void solve_weights(const int64_t (&gram)[kNeighbours][kNeighbours], const int64_
 void fit_weights_cpu(const int32_t* symbols, const Planes& p, int8_t* weights, int threads) {
   check_planes(p);
   const double ridge = 1e-3 * double(p.height) * double(p.width);
-  // The normal equations: sums of products of centred values (each product at most 2**(2 bits - 2) in magnitude): in int32 over runs
-  // short enough not to overflow, then in int64, so exact in any order. The 21 distinct entries of the
-  // symmetric gram and the 6 of rhs, mirrored at the end. The neighbours of a run of positions are first
-  // gathered into contiguous arrays, so each of the 27 sums is one long vectorised loop, not one per row
-  // (rows are short: 96 symbols for a Kodak image's latents).
+  // The normal equations: sums of products of centred values (each product at most 2**(2 bits - 2) in
+  // magnitude), in int32 over runs short enough not to overflow, then in int64, so exact in any order. The 21
+  // distinct entries of the symmetric gram and the 6 of rhs. The neighbours of a run of positions are first
+  // gathered into contiguous arrays, so each of the 27 sums is one long vectorised loop, not one per row (rows
+  // are short: 96 symbols for a Kodak image's latents).
   constexpr int kTerms = kNeighbours * (kNeighbours + 1) / 2 + kNeighbours;
   constexpr int64_t kRun = 4096;  // positions per gathered run: 7 runs of int16 stay in L1
   const int64_t run = std::min<int64_t>(kRun, std::max<int64_t>(1, (int64_t(1) << 30) >> (2 * (p.bits - 1))));
