@@ -85,15 +85,15 @@ void validate(const Tables& t, const int32_t* indexes, int64_t n) {
   for (int64_t j = 0; j < t.count; ++j) {
     const int32_t len = t.lengths[j];
     const int32_t* cdf = t.cdfs + j * t.stride;
-    const std::string row = "rANS tables: cdf " + std::to_string(j);
-    if (len < 3 || len > t.stride) throw std::invalid_argument(row + ": length must be in [3, cdfs.shape[1]]");
-    if (cdf[0] != 0 || uint32_t(cdf[len - 1]) != kTotal) {
-      throw std::invalid_argument(row + ": must start at 0 and end at 65536 (16-bit precision)");
-    }
-    for (int32_t k = 1; k < len; ++k) {
-      if (cdf[k] < cdf[k - 1]) throw std::invalid_argument(row + ": must be non-decreasing");
-    }
-    if (cdf[len - 1] == cdf[len - 2]) throw std::invalid_argument(row + ": the escape symbol needs a non-zero frequency");
+    auto fail = [j](const char* what) {
+      throw std::invalid_argument("rANS tables: cdf " + std::to_string(j) + ": " + what);
+    };
+    if (len < 3 || len > t.stride) fail("length must be in [3, cdfs.shape[1]]");
+    if (cdf[0] != 0 || uint32_t(cdf[len - 1]) != kTotal) fail("must start at 0 and end at 65536 (16-bit precision)");
+    bool decreasing = false;  // one pass that vectorises: every call checks the whole table family
+    for (int32_t k = 1; k < len; ++k) decreasing |= cdf[k] < cdf[k - 1];
+    if (decreasing) fail("must be non-decreasing");
+    if (cdf[len - 1] == cdf[len - 2]) fail("the escape symbol needs a non-zero frequency");
   }
   // The range first, in a loop that vectorizes; the offending index only when there is one.
   int32_t low = 0, high = 0;
