@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu_isa.h"
 #include "entropy/predictive.h"
 #include "entropy/rans.h"
 #include "quant/quant.h"
 #include "wavelets/polyphase.h"
-#include "wavelets/wpt_cpu_isa.h"
 
 #ifdef WALLOC_WITH_CUDA
 #include <cuda_runtime.h>
@@ -297,7 +297,7 @@ void bind_types(py::module_& m) {
 }
 
 void bind_cpu_kernels(py::module_& m) {
-  m.def("cpu_isa", &wpt_cpu_isa, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
+  m.def("cpu_isa", &cpu_isa_name, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes", py::kw_only(),
         py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("planes"), py::arg("length"),
         py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));

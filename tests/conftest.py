@@ -32,6 +32,32 @@ def pytest_report_header(config) -> list[str]:
             f"{torch.backends.cpu.get_cpu_capability()}, cuda kernels: {info['cuda']}"]
 
 
+@pytest.fixture
+def on_every_isa(tmp_path):
+    """Runs a script, which must print the ISA name first, in a fresh process per instruction-set path: native,
+    and each forced by WALLOC_ISA (and WALLOC_CPU_ISA, its earlier name). Returns what each printed after the
+    ISA name, by the path asked for; checks that each switch took the path it names."""
+    import subprocess
+    import sys
+
+    def run(script: str) -> dict[str, str]:
+        outputs, taken = {}, {}
+        for switch, isa in (("", "native"), ("WALLOC_ISA", "avx512"), ("WALLOC_ISA", "avx2"),
+                            ("WALLOC_ISA", "sse2"), ("WALLOC_CPU_ISA", "baseline")):
+            env = {k: v for k, v in os.environ.items() if k not in ("WALLOC_ISA", "WALLOC_CPU_ISA")}
+            if switch:
+                env[switch] = isa
+            # Run outside the source tree, whose walloc/ has no compiled _C.
+            out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                 check=True, cwd=tmp_path).stdout.split(maxsplit=1)
+            taken[isa], outputs[isa] = out[0], out[1].strip()
+        assert taken["sse2"] == taken["baseline"] == "baseline"
+        assert taken["avx2"] in ("avx2", "baseline") and taken["avx512"] == taken["native"]
+        return outputs
+
+    return run
+
+
 def bench_module(name: str):
     """A module of bench/ (not a package), loaded from its file."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", _BENCH / f"{name}.py")

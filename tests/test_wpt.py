@@ -254,26 +254,10 @@ print(walloc.build_info()["cpu_isa"], h.hexdigest())
 """
 
 
-def test_every_cpu_instruction_set_gives_identical_bits(tmp_path) -> None:
+def test_every_cpu_instruction_set_gives_identical_bits(on_every_isa) -> None:
     # The kernels exist once per instruction set; all must agree bit for bit, so results never depend on the CPU.
-    import os
-    import subprocess
-    import sys
-
-    results, taken = {}, {}
-    for switch, isa in (("", ""), ("WALLOC_ISA", "avx512"), ("WALLOC_ISA", "avx2"), ("WALLOC_ISA", "sse2"),
-                        ("WALLOC_CPU_ISA", "baseline")):
-        env = {k: v for k, v in os.environ.items() if k not in ("WALLOC_ISA", "WALLOC_CPU_ISA")}
-        if switch:
-            env[switch] = isa
-        # Run outside the source tree, whose walloc/ has no compiled _C.
-        out = subprocess.run([sys.executable, "-c", _ISA_SCRIPT], env=env, capture_output=True, text=True,
-                             check=True, cwd=tmp_path).stdout.split()
-        taken[isa or "native"] = out[0]
-        results[out[0]] = out[1]
-    assert len(set(results.values())) == 1, results
-    assert taken["sse2"] == taken["baseline"] == "baseline"
-    assert taken["avx2"] in ("avx2", "baseline") and taken["avx512"] == taken["native"]
+    outputs = on_every_isa(_ISA_SCRIPT)
+    assert len(set(outputs.values())) == 1, outputs
 
 
 def test_the_first_call_does_not_import_dynamo(tmp_path):

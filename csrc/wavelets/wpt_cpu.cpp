@@ -25,15 +25,7 @@
 #include "../common/parallel.h"
 #include "lifting.h"
 #include "wpt_cpu_isa.h"
-
-#ifndef WALLOC_CPU_ISA
-#define WALLOC_CPU_ISA baseline
-#endif
-#ifdef WALLOC_CPU_TARGET
-#define WALLOC_PRAGMA(x) _Pragma(#x)
-#define WALLOC_TARGET_PRAGMA(flags) WALLOC_PRAGMA(GCC target(flags))
-WALLOC_TARGET_PRAGMA(WALLOC_CPU_TARGET)
-#endif
+#include "../common/cpu_target.h"  // last: the target applies to what follows
 
 namespace walloc {
 namespace WALLOC_CPU_ISA {

@@ -1,5 +1,5 @@
 // The CPU packet-transform kernels exist in one copy per instruction set, each in its own namespace
-// (wpt_cpu.cpp compiled with different flags); wpt_cpu_dispatch.cpp picks the widest the CPU runs.
+// (wpt_cpu.cpp compiled with different flags); wpt_cpu_dispatch.cpp picks the one of common/cpu_isa.h.
 #pragma once
 
 #include "polyphase.h"
@@ -23,10 +23,5 @@ WALLOC_DECLARE_WPT_CPU(avx512)
 #endif
 
 #undef WALLOC_DECLARE_WPT_CPU
-
-// The instruction set the dispatcher uses on this CPU: "avx512", "avx2" or "baseline" (x86-64's SSE2). The
-// environment variable WALLOC_ISA=sse2|avx2|avx512 can lower it (for tests and comparisons), never raise it past
-// what the CPU runs.
-const char* wpt_cpu_isa();
 
 }  // namespace walloc
