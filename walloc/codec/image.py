@@ -73,13 +73,14 @@ class ImageCodec(WallocCodec):
         if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
             raise ValueError(f"expected images (N, C, H, W) with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or "
                              f"4 (RGBA), got shape {tuple(images.shape)}")
-        # Contiguous first (a decoded file is usually an HWC array seen as CHW): every later pass over the image
-        # then streams through memory, and the packet transform needs no copy of its own.
-        images = images.contiguous()
+        # Contiguous (a decoded file is usually an HWC array seen as CHW): every later pass over the image then
+        # streams through memory, and the packet transform needs no copy of its own. 8-bit images go into one fresh
+        # float batch in one pass and are scaled in place: each fresh full-size tensor costs its page faults.
         if images.dtype == torch.uint8:
-            images = images.float() / 255
+            images = torch.empty(images.shape, dtype=torch.float32, device=images.device).copy_(images).div_(255)
         elif not images.is_floating_point():
             raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+        images = images.contiguous()
         if images.shape[-1] == 0 or images.shape[-2] == 0:
             raise ValueError(f"empty image of shape {tuple(images.shape)}")
         images = images.to(self.device, torch.float32)
