@@ -62,6 +62,23 @@ def test_m2l2_small_on_the_sample_loop():
     assert metrics.log_mel_distance(audio, decoded[1], rate) < 1.5
 
 
+def test_image_latents_depend_on_neither_the_thread_count_nor_the_batch():
+    # torch's convolution changes its GEMM with the thread count and the batch size (last-bit differences that
+    # moved a symbol of one Kodak image in 24); the encoder's projection is one fixed matrix product per item.
+    codec = walloc.load("rgb-16x")
+    image = read_image(ROOT / "samples" / "chelsea.png")
+    crops = torch.stack([image[:, :192, :256], image[:, -192:, -256:]])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = [codec.encode(crop) for crop in crops]
+        torch.set_num_threads(2)
+        assert torch.equal(codec.encode(crops), torch.cat(alone))
+        assert all(torch.equal(codec.encode(crop), latents) for crop, latents in zip(crops, alone))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_stream_from_another_machine_decodes_to_the_same_image():
     """``rgb16x-crop.wlc`` and ``rgb16x-crop-decoded.png`` were written on the machine that trained rgb-16x
     (tests/data/make_golden_streams.py); floating-point convolutions may differ in the last bits between

@@ -44,6 +44,24 @@ class _FilterBuffers(nn.Module):
                                  f"use {WAVELET} only")
 
 
+def _pointwise(conv: nn.Conv1d | nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(x)`` for the encoder's kernel-1 convolution (stride 1, one group), as one matrix product per item.
+    torch's convolution takes oneDNN or its own GEMM depending on the thread count and the batch size, and
+    their sums differ in the last bits, so image latents near a rounding tie depended on them (one symbol of 24
+    Kodak images differed between one and two threads); the same product per item does not. Zero padding gives
+    the bias alone, so the padded border is filled with it rather than computed."""
+    if len(x) == 0:
+        return conv(x)
+    weight, bias = conv.weight.flatten(1), conv.bias.unsqueeze(1)
+    out = torch.stack([torch.addmm(bias, weight, item.flatten(1)).view(-1, *item.shape[1:]) for item in x])
+    if not any(conv.padding):
+        return out
+    padded = conv.bias.view(1, -1, *[1] * len(conv.padding))
+    padded = padded.expand(len(x), -1, *[n + 2 * p for n, p in zip(x.shape[2:], conv.padding)]).clone()
+    padded[(..., *[slice(p, p + n) for n, p in zip(x.shape[2:], conv.padding)])] = out
+    return padded
+
+
 def _taps() -> dict[str, list[float]]:
     w = pywt.Wavelet(WAVELET)
     return {"h0": list(w.dec_lo[::-1]), "h1": list(w.dec_hi[::-1]), "g0": list(w.rec_lo), "g1": list(w.rec_hi)}
@@ -98,7 +116,7 @@ class _WaveletCodecModel(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """Continuous latents in (-latent_max, latent_max), before rounding."""
-        return self.encoder[1](self.encoder[0](self.analysis(x)))
+        return self.encoder[1](_pointwise(self.encoder[0], self.analysis(x)))
 
     def quantize(self, latents: Tensor) -> Tensor:
         """Rounded latents in eval mode, latents plus uniform noise in training mode."""
