@@ -73,14 +73,13 @@ class ImageCodec(WallocCodec):
         if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
             raise ValueError(f"expected images (N, C, H, W) with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or "
                              f"4 (RGBA), got shape {tuple(images.shape)}")
-        # Contiguous (a decoded file is usually an HWC array seen as CHW): every later pass over the image then
-        # streams through memory, and the packet transform needs no copy of its own. 8-bit images go into one fresh
-        # float batch in one pass and are scaled in place: each fresh full-size tensor costs its page faults.
+        # 8-bit images (a decoded file is usually an HWC array seen as CHW) go into one fresh contiguous float batch
+        # in one pass and are scaled in place: each fresh full-size tensor costs its page faults. Float images keep
+        # their layout: encode() makes the signal contiguous in the pass that shifts it.
         if images.dtype == torch.uint8:
             images = torch.empty(images.shape, dtype=torch.float32, device=images.device).copy_(images).div_(255)
         elif not images.is_floating_point():
             raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
-        images = images.contiguous()
         if images.shape[-1] == 0 or images.shape[-2] == 0:
             raise ValueError(f"empty image of shape {tuple(images.shape)}")
         images = images.to(self.device, torch.float32)
@@ -102,7 +101,8 @@ class ImageCodec(WallocCodec):
         pixels = images.shape[-2] * images.shape[-1]
         group = len(images) if self.device.type != "cpu" else CPU_ENCODE_PIXELS // pixels
         with exact_float32():
-            latents = [self.model.encode(self.model.to_signal(part)) for part in images.split(max(1, group))]
+            latents = [self.model.encode(self.model.to_signal(part, out=_contiguous_like(part)))
+                       for part in images.split(max(1, group))]
         return latents[0] if len(latents) == 1 else torch.cat(latents)
 
     @torch.no_grad()
@@ -219,6 +219,11 @@ class _Media(NamedTuple):
     def rgb(self) -> Tensor:
         """The colour the latents code: grey as three equal channels."""
         return self.colour.expand(-1, 3, -1, -1) if self.colour.shape[1] == 1 else self.colour
+
+
+def _contiguous_like(x: Tensor) -> Tensor:
+    """An empty tensor of x's shape, dtype and device, contiguous whatever x's layout."""
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
 def _compress_alpha(alpha: Tensor, bit_depth: int) -> bytes:

@@ -166,9 +166,10 @@ class WallocImageModel(_WaveletCodecModel):
         self.skip = nn.Conv2d(latent_dim, packets, 1) if linear_skip else None
 
     @staticmethod
-    def to_signal(images: Tensor) -> Tensor:
-        """Images in [0, 1] -> the model's [-0.5, 0.5]."""
-        return images - 0.5
+    def to_signal(images: Tensor, out: Tensor | None = None) -> Tensor:
+        """Images in [0, 1] -> the model's [-0.5, 0.5]; into ``out`` when given (one pass from any layout into a
+        contiguous tensor: no autograd)."""
+        return images - 0.5 if out is None else torch.sub(images, 0.5, out=out)
 
     @staticmethod
     def to_media(signal: Tensor) -> Tensor:
