@@ -18,7 +18,7 @@ namespace quant {
 enum class Op : int {
   RoundOffset = 0,     // y = round_half_even(x - offset[c]) + offset[c]
   UniformNoise = 1,    // y = x + u, u in [-1/2, 1/2) from (seed, index)
-  ToUniform = 2,       // y = 2 m (Phi(x / s) - 1/2)
+  ToUniform = 2,       // y = 2 m (Phi(x / s) - 1/2) = m erf(x / (s sqrt 2))
   ToUniformGrad = 3,   // y = g * 2 m phi(x / s) / s            (x, g)
   ToNormal = 4,        // y = s Phi^-1(clamp(x / (2 m) + 1/2, lo, hi))
   ToNormalGrad = 5,    // y = g * s / (2 m phi(y)) inside the clamp, 0 outside   (x, g)
