@@ -14,6 +14,7 @@
 #include "common/cpu_isa.h"
 #include "entropy/predictive.h"
 #include "entropy/rans.h"
+#include "media/pixels.h"
 #include "quant/quant.h"
 #include "wavelets/polyphase.h"
 
@@ -159,6 +160,23 @@ void quant_cpu_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uint
   });
 }
 
+media::PixelLayout pixel_layout(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  if (sizes.size() != 4 || strides.size() != 4) throw std::invalid_argument("pixels: expected 4 sizes and 4 strides");
+  for (size_t i = 0; i < 4; ++i) {
+    if (sizes[i] < 0 || strides[i] < 0) throw std::invalid_argument("pixels: sizes and strides must be >= 0");
+  }
+  return {sizes[0], sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3]};
+}
+
+void planes_from_pixels_cpu_binding(media::PixelType type, uintptr_t pixels, const std::vector<int64_t>& sizes,
+                                    const std::vector<int64_t>& strides, float divisor, float shift,
+                                    uintptr_t planes, int threads) {
+  const media::PixelLayout layout = pixel_layout(sizes, strides);
+  py::gil_scoped_release release;
+  media::planes_from_pixels_cpu(type, as_ptr<const void>(pixels), layout, divisor, shift, as_ptr<float>(planes),
+                                threads);
+}
+
 #ifdef WALLOC_WITH_CUDA
 // Our statically linked CUDA runtime keeps its own current device, apart from PyTorch's: set it per call.
 void set_device(int device) {
@@ -198,6 +216,15 @@ void quant_cuda_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uin
     quant::elementwise_cuda<T>(op, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, params,
                                as_ptr<void>(stream));
   });
+}
+
+void planes_from_pixels_cuda_binding(media::PixelType type, uintptr_t pixels, const std::vector<int64_t>& sizes,
+                                     const std::vector<int64_t>& strides, float divisor, float shift,
+                                     uintptr_t planes, int device, uintptr_t stream) {
+  const media::PixelLayout layout = pixel_layout(sizes, strides);
+  set_device(device);
+  media::planes_from_pixels_cuda(type, as_ptr<const void>(pixels), layout, divisor, shift, as_ptr<float>(planes),
+                                 as_ptr<void>(stream));
 }
 
 py::bytes rans_encode_cuda_binding(uintptr_t symbols, uintptr_t indexes, int64_t n, const rans::Tables& tables,
@@ -248,6 +275,10 @@ void bind_types(py::module_& m) {
       .value("ToUniformGrad", quant::Op::ToUniformGrad)
       .value("ToNormal", quant::Op::ToNormal)
       .value("ToNormalGrad", quant::Op::ToNormalGrad);
+
+  py::enum_<media::PixelType>(m, "PixelType", "element type of the pixels kernels read (see media/pixels.h)")
+      .value("UInt8", media::PixelType::UInt8)
+      .value("Float32", media::PixelType::Float32);
 
   py::class_<PolyphaseBank>(m, "PolyphaseBank", "taps y_out[o] += coef * s_src[(o + shift) mod M], validated")
       .def(py::init(&make_bank), py::kw_only(), py::arg("out"), py::arg("src"), py::arg("shift"), py::arg("coef"));
@@ -307,6 +338,10 @@ void bind_cpu_kernels(py::module_& m) {
   m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)", py::kw_only(),
         py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
         py::arg("threads"));
+  m.def("planes_from_pixels_cpu", &planes_from_pixels_cpu_binding,
+        "contiguous float planes pixel / divisor - shift from (N, C, H, W) pixels of any strides (media/pixels.h)",
+        py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"), py::arg("strides"), py::arg("divisor"),
+        py::arg("shift"), py::arg("planes"), py::arg("threads"));
   m.def("rans_validate_tables", [](const rans::Tables& tables) { rans::validate(tables, nullptr, 0); },
         "checks host-side rANS tables (raises ValueError)", py::arg("tables"));
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)",
@@ -343,6 +378,9 @@ void bind_cuda_kernels(py::module_& m) {
   m.def("quant_cuda", &quant_cuda_binding, "CUDA twin of quant_cpu (params.offsets on the device)", py::kw_only(),
         py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
         py::arg("device"), py::arg("stream"));
+  m.def("planes_from_pixels_cuda", &planes_from_pixels_cuda_binding, "CUDA twin of planes_from_pixels_cpu",
+        py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"), py::arg("strides"), py::arg("divisor"),
+        py::arg("shift"), py::arg("planes"), py::arg("device"), py::arg("stream"));
   m.def("rans_encode_cuda", &rans_encode_cuda_binding, "rans_encode_cpu on the GPU (tables validated, on device)",
         py::kw_only(), py::arg("symbols"), py::arg("indexes"), py::arg("n"), py::arg("tables"), py::arg("device"),
         py::arg("stream"));

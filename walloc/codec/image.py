@@ -54,7 +54,7 @@ class ImageCodec(WallocCodec):
     def as_batch(self, images) -> Tensor:
         """float (N, 3, H, W) in [0, 1] on the codec's device from any accepted image input: the colour the
         latents code (grey as three equal channels; alpha, which travels beside the latents, left out)."""
-        return self._media(images).rgb()
+        return _as_float(self._media(images).rgb())
 
     def _media(self, images) -> _Media:
         """The parts of any accepted image input: Pictures, PIL images, or tensors (N, C, H, W) / (C, H, W) with
@@ -73,17 +73,14 @@ class ImageCodec(WallocCodec):
         if images.dim() != 4 or not 1 <= images.shape[1] <= 4:
             raise ValueError(f"expected images (N, C, H, W) with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or "
                              f"4 (RGBA), got shape {tuple(images.shape)}")
-        # 8-bit images (a decoded file is usually an HWC array seen as CHW) go into one fresh contiguous float batch
-        # in one pass and are scaled in place: each fresh full-size tensor costs its page faults. Float images keep
-        # their layout: encode() makes the signal contiguous in the pass that shifts it.
-        if images.dtype == torch.uint8:
-            images = torch.empty(images.shape, dtype=torch.float32, device=images.device).copy_(images).div_(255)
-        elif not images.is_floating_point():
+        # Images keep their type (uint8 or float32) and layout (a decoded file is usually an HWC array seen as CHW):
+        # encode() makes the model's signal from them in one pass.
+        if images.dtype != torch.uint8 and not images.is_floating_point():
             raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
         if images.shape[-1] == 0 or images.shape[-2] == 0:
             raise ValueError(f"empty image of shape {tuple(images.shape)}")
-        images = images.to(self.device, torch.float32)
-        alpha = images[:, -1:] if images.shape[1] in (2, 4) else None
+        images = images.to(self.device, torch.uint8 if images.dtype == torch.uint8 else torch.float32)
+        alpha = _as_float(images[:, -1:]) if images.shape[1] in (2, 4) else None
         return _Media(images[:, :3] if images.shape[1] >= 3 else images[:, :1], alpha, 8, None)
 
     def _pad(self, x: Tensor) -> Tensor:
@@ -97,12 +94,11 @@ class ImageCodec(WallocCodec):
     @torch.no_grad()
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
-        images = self._pad(self.as_batch(images))
+        images = self._pad(self._media(images).rgb())
         pixels = images.shape[-2] * images.shape[-1]
         group = len(images) if self.device.type != "cpu" else CPU_ENCODE_PIXELS // pixels
         with exact_float32():
-            latents = [self.model.encode(self.model.to_signal(part, out=_contiguous_like(part)))
-                       for part in images.split(max(1, group))]
+            latents = [self.model.encode(self.model.pixels_to_signal(part)) for part in images.split(max(1, group))]
         return latents[0] if len(latents) == 1 else torch.cat(latents)
 
     @torch.no_grad()
@@ -221,9 +217,9 @@ class _Media(NamedTuple):
         return self.colour.expand(-1, 3, -1, -1) if self.colour.shape[1] == 1 else self.colour
 
 
-def _contiguous_like(x: Tensor) -> Tensor:
-    """An empty tensor of x's shape, dtype and device, contiguous whatever x's layout."""
-    return torch.empty_like(x, memory_format=torch.contiguous_format)
+def _as_float(images: Tensor) -> Tensor:
+    """uint8 images (0..255) as float in [0, 1]; float ones as they are."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
 def _compress_alpha(alpha: Tensor, bit_depth: int) -> bytes:

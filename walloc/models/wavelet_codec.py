@@ -12,6 +12,7 @@ import pywt
 import torch
 from torch import Tensor, nn
 
+from ..ops import planes_from_pixels
 from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
 from ..wavelets import WPT1d, WPT2d
 from .layers import LatentDecoder2D, OobleckDecoder
@@ -166,10 +167,15 @@ class WallocImageModel(_WaveletCodecModel):
         self.skip = nn.Conv2d(latent_dim, packets, 1) if linear_skip else None
 
     @staticmethod
-    def to_signal(images: Tensor, out: Tensor | None = None) -> Tensor:
-        """Images in [0, 1] -> the model's [-0.5, 0.5]; into ``out`` when given (one pass from any layout into a
-        contiguous tensor: no autograd)."""
-        return images - 0.5 if out is None else torch.sub(images, 0.5, out=out)
+    def to_signal(images: Tensor) -> Tensor:
+        """Images in [0, 1] -> the model's [-0.5, 0.5]."""
+        return images - 0.5
+
+    @staticmethod
+    def pixels_to_signal(pixels: Tensor) -> Tensor:
+        """:meth:`to_signal` of uint8 images (0..255, as 8-bit files hold them) or float32 ones ([0, 1]), in any
+        layout, into a contiguous tensor in one pass; the same values as ``to_signal(pixels.float() / 255)``."""
+        return planes_from_pixels(pixels, 255.0 if pixels.dtype == torch.uint8 else 1.0, 0.5)
 
     @staticmethod
     def to_media(signal: Tensor) -> Tensor:

@@ -105,6 +105,22 @@ def quant(op: QuantOp, x: Tensor, g: Optional[Tensor], y: Tensor, *, scale: floa
         _C.quant_cpu(**args, threads=threads())
 
 
+_PIXEL_TYPES = {torch.uint8: _C.PixelType.UInt8, torch.float32: _C.PixelType.Float32}
+
+
+def planes_from_pixels(pixels: Tensor, planes: Tensor, divisor: float, shift: float) -> None:
+    """Contiguous float32 ``planes`` = pixels / divisor - shift from uint8 or float32 (N, C, H, W) ``pixels`` of
+    any strides (csrc/media/pixels.h), on their device."""
+    if pixels.dtype not in _PIXEL_TYPES:
+        raise ValueError(f"pixels must be uint8 or float32, got {pixels.dtype}")
+    args = dict(type=_PIXEL_TYPES[pixels.dtype], pixels=pixels.data_ptr(), sizes=list(pixels.shape),
+                strides=list(pixels.stride()), divisor=float(divisor), shift=float(shift), planes=planes.data_ptr())
+    if _on_cuda(pixels, "walloc pixel planes"):
+        _C.planes_from_pixels_cuda(**args, **_launch(pixels.device))
+    else:
+        _C.planes_from_pixels_cpu(**args, threads=threads())
+
+
 @functools.lru_cache(maxsize=64)
 def _bank(meta: tuple[int, ...], coef: tuple[float, ...]) -> _C.PolyphaseBank:
     return _C.PolyphaseBank(out=list(meta[0::3]), src=list(meta[1::3]), shift=list(meta[2::3]), coef=list(coef))

@@ -1,0 +1,115 @@
+// CPU: one image row of every channel per work item. Interleaved RGB rows (channel stride 1, column stride 3, the
+// layout of decoded files) are read once, in order: uint8 ones first widened to float in a row buffer, then four
+// pixels at a time dealt out to the three planes by SSE2 shuffles (x86-64's baseline). Other layouts go element
+// by element. Every value is float(pixel) / divisor - shift, both operations rounded, in vectors or not.
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "../common/parallel.h"
+#include "pixels.h"
+
+namespace walloc {
+namespace media {
+namespace {
+
+template <typename In>
+float to_plane(In x, float divisor, float shift) {
+  return float(x) / divisor - shift;
+}
+
+// Columns [0, width) of interleaved float RGB pixels into three planes; returns how many it did.
+int64_t rgb_columns_vectorised(const float* x, float* const* out, int64_t width, float divisor, float shift) {
+#if defined(__SSE2__)
+  const __m128 d = _mm_set1_ps(divisor), s = _mm_set1_ps(shift);
+  int64_t w = 0;
+  for (; w + 4 <= width; w += 4) {
+    const __m128 a0 = _mm_loadu_ps(x + 3 * w), a1 = _mm_loadu_ps(x + 3 * w + 4), a2 = _mm_loadu_ps(x + 3 * w + 8);
+    // a0 = r0 g0 b0 r1, a1 = g1 b1 r2 g2, a2 = b2 r3 g3 b3
+    const __m128 r = _mm_shuffle_ps(a0, _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(1, 1, 2, 2)), _MM_SHUFFLE(2, 0, 3, 0));
+    const __m128 g = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(0, 0, 1, 1)),
+                                    _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(2, 2, 3, 3)), _MM_SHUFFLE(2, 0, 2, 0));
+    const __m128 b = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(1, 1, 2, 2)), a2, _MM_SHUFFLE(3, 0, 2, 0));
+    _mm_storeu_ps(out[0] + w, _mm_sub_ps(_mm_div_ps(r, d), s));
+    _mm_storeu_ps(out[1] + w, _mm_sub_ps(_mm_div_ps(g, d), s));
+    _mm_storeu_ps(out[2] + w, _mm_sub_ps(_mm_div_ps(b, d), s));
+  }
+  return w;
+#else
+  return 0;
+#endif
+}
+
+template <int C>
+void interleaved_row(const float* x, float* const* out, int64_t width, float divisor, float shift) {
+  const int64_t done = C == 3 ? rgb_columns_vectorised(x, out, width, divisor, shift) : 0;
+  for (int64_t w = done; w < width; ++w) {
+    for (int c = 0; c < C; ++c) out[c][w] = to_plane(x[w * C + c], divisor, shift);
+  }
+}
+
+template <typename In>
+void strided_row(const In* x, float* const* out, int64_t channels, const PixelLayout& l, float divisor,
+                 float shift) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const In* row = x + c * l.stride_channel;
+    if (l.stride_column == 1) {  // planar: a loop that vectorises
+      for (int64_t w = 0; w < l.width; ++w) out[c][w] = to_plane(row[w], divisor, shift);
+    } else {
+      for (int64_t w = 0; w < l.width; ++w) out[c][w] = to_plane(row[w * l.stride_column], divisor, shift);
+    }
+  }
+}
+
+template <typename In>
+void planes_from(const In* pixels, const PixelLayout& l, float divisor, float shift, float* planes, int threads) {
+  const bool interleaved = l.stride_channel == 1 && l.stride_column == l.channels && l.channels <= 4;
+  const int64_t row_floats = std::is_same<In, uint8_t>::value && interleaved ? l.width * l.channels : 0;
+  const auto make_row = [&] { return std::vector<float>(row_floats); };
+  parallel_for_with_scratch(l.batch * l.height, threads, make_row, [&](std::vector<float>& row, int64_t r) {
+    const int64_t n = r / l.height, h = r % l.height;
+    const In* x = pixels + n * l.stride_batch + h * l.stride_row;
+    float* const first = planes + (n * l.channels * l.height + h) * l.width;
+    float* out[4];
+    if (!interleaved) {
+      for (int64_t c0 = 0; c0 < l.channels; c0 += 4) {  // more than four channels: none of walloc's images
+        const int64_t channels = std::min<int64_t>(4, l.channels - c0);
+        for (int64_t c = 0; c < channels; ++c) out[c] = first + (c0 + c) * l.height * l.width;
+        strided_row(x + c0 * l.stride_channel, out, channels, l, divisor, shift);
+      }
+      return;
+    }
+    for (int64_t c = 0; c < l.channels; ++c) out[c] = first + c * l.height * l.width;
+    const float* values;
+    if constexpr (std::is_same<In, float>::value) {
+      values = x;
+    } else {
+      for (int64_t i = 0; i < row_floats; ++i) row[i] = float(x[i]);  // exact: widened, not yet divided
+      values = row.data();
+    }
+    switch (l.channels) {
+      case 1: return interleaved_row<1>(values, out, l.width, divisor, shift);
+      case 2: return interleaved_row<2>(values, out, l.width, divisor, shift);
+      case 3: return interleaved_row<3>(values, out, l.width, divisor, shift);
+      default: return interleaved_row<4>(values, out, l.width, divisor, shift);
+    }
+  });
+}
+
+}  // namespace
+
+void planes_from_pixels_cpu(PixelType type, const void* pixels, const PixelLayout& layout, float divisor,
+                            float shift, float* planes, int threads) {
+  if (type == PixelType::UInt8) {
+    planes_from(static_cast<const uint8_t*>(pixels), layout, divisor, shift, planes, threads);
+  } else {
+    planes_from(static_cast<const float*>(pixels), layout, divisor, shift, planes, threads);
+  }
+}
+
+}  // namespace media
+}  // namespace walloc

@@ -1,0 +1,84 @@
+"""ops.planes_from_pixels against torch's (x.float() / divisor - shift), bit for bit, over the layouts images
+arrive in."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import walloc
+from walloc import ops
+
+requires_cuda = pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
+
+
+def reference(pixels: torch.Tensor, divisor: float, shift: float) -> torch.Tensor:
+    return (pixels.float() / divisor - shift).contiguous()
+
+
+def layouts(dtype: torch.dtype, channels: int, height: int, width: int, batch: int = 2):
+    """The same pixels as planar, interleaved (a decoded file), cropped, strided and broadcast tensors."""
+    g = torch.Generator().manual_seed(channels * 1000 + width)
+    if dtype == torch.uint8:
+        hwc = torch.randint(0, 256, (batch, height, width, channels), generator=g, dtype=torch.uint8)
+    else:
+        hwc = torch.rand(batch, height, width, channels, generator=g)
+    interleaved = hwc.permute(0, 3, 1, 2)
+    yield "interleaved", interleaved
+    yield "planar", interleaved.contiguous()
+    yield "cropped interleaved", interleaved[:, :, 1:, 1:]
+    yield "every other column", interleaved[..., ::2]
+    yield "one channel broadcast", interleaved[:, :1].expand(-1, channels, -1, -1)
+
+
+@pytest.mark.parametrize("dtype,divisor", [(torch.uint8, 255.0), (torch.float32, 1.0)])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("width", [1, 7, 64])
+def test_planes_equal_torch_bit_for_bit(dtype, divisor, channels, width) -> None:
+    for name, pixels in layouts(dtype, channels, 5, width):
+        out = ops.planes_from_pixels(pixels, divisor, 0.5)
+        assert out.is_contiguous() and out.dtype == torch.float32, name
+        assert torch.equal(out, reference(pixels, divisor, 0.5)), name
+
+
+def test_every_uint8_value_and_float_specials() -> None:
+    levels = torch.arange(256, dtype=torch.uint8).view(1, 1, 1, 256).expand(1, 3, 2, 256)
+    assert torch.equal(ops.planes_from_pixels(levels, 255.0, 0.5), reference(levels, 255.0, 0.5))
+    specials = torch.tensor([0.0, -0.0, 1.0, 1e-45, 3e38, float("inf"), -float("inf"), float("nan")] * 3)
+    pixels = specials.view(1, 8, 3).permute(2, 0, 1).unsqueeze(0)  # (1, 3, 1, 8), interleaved
+    torch.testing.assert_close(ops.planes_from_pixels(pixels, 1.0, 0.5), reference(pixels, 1.0, 0.5),
+                               rtol=0, atol=0, equal_nan=True)
+
+
+def test_threads_and_batches_do_not_change_the_planes() -> None:
+    pixels = torch.randint(0, 256, (3, 37, 29, 3), dtype=torch.uint8).permute(0, 3, 1, 2)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ops.planes_from_pixels(pixels, 255.0, 0.5)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(ops.planes_from_pixels(pixels, 255.0, 0.5), one)
+    assert torch.equal(ops.planes_from_pixels(pixels[1:2], 255.0, 0.5), one[1:2])
+
+
+def test_opcheck_and_gradient() -> None:
+    x = torch.rand(2, 5, 6, 3).permute(0, 3, 1, 2).requires_grad_()
+    torch.library.opcheck(ops.planes_from_pixels, (x, 2.0, 0.5))
+    (grad,) = torch.autograd.grad(ops.planes_from_pixels(x, 2.0, 0.5).sum(), x)
+    assert torch.equal(grad, torch.full_like(x, 0.5))
+
+
+def test_bad_pixels() -> None:
+    with pytest.raises(ValueError, match="uint8 or float32"):
+        ops.planes_from_pixels(torch.zeros(1, 3, 2, 2, dtype=torch.int16), 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        ops.planes_from_pixels(torch.zeros(3, 2, 2), 1.0, 0.5)
+
+
+@requires_cuda
+def test_cuda_matches_cpu() -> None:
+    for dtype, divisor in ((torch.uint8, 255.0), (torch.float32, 1.0)):
+        for name, pixels in layouts(dtype, 3, 9, 31):
+            assert torch.equal(ops.planes_from_pixels(pixels.cuda(), divisor, 0.5).cpu(),
+                               ops.planes_from_pixels(pixels, divisor, 0.5)), name
