@@ -121,11 +121,16 @@ def audio_cases(audio: torch.Tensor, rate: int, device: str) -> list[Case]:
     return cases
 
 
+# Every case runs for this long before it is timed (a slow one once): what a loop over a folder sees, with the
+# allocator's fresh pages and idle threads past (the first calls of a fast case took ~20% longer on the Xeon 6/167).
+WARMUP_S = 0.5
+
+
 def time_cases(cases: list[Case], units: float, repeats: int, device: str) -> list[dict]:
     """Rows of median seconds per item (and ``units`` per second)."""
     rows = []
     for case in cases:
-        encode_s = median_seconds(case.encode, repeats, device) / case.items
+        encode_s = median_seconds(case.encode, repeats, device, WARMUP_S) / case.items
         if case.round_trip:
             encode_s = decode_s = encode_s / 2
         elif case.decode is None:
