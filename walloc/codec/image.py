@@ -207,7 +207,7 @@ _MAX_ICC_BYTES = 1 << 24
 
 
 class _Media(NamedTuple):
-    colour: Tensor  # float (N, 1 or 3, H, W)
+    colour: Tensor  # uint8 or float (N, 1 or 3, H, W), in the layout it came in
     alpha: Tensor | None  # float (N, 1, H, W)
     bit_depth: int
     icc: bytes | None
