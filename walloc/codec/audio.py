@@ -167,7 +167,7 @@ class AudioCodec(AudioInput, WallocCodec):
         """Continuous latents (N * C / k, latent_dim, frames) for the codec's k channels, before rounding."""
         x = self._group(self._to_codec_rate(self.as_batch(audio), sample_rate)[0])
         frames = -(-x.shape[-1] // self.block)  # latents: one per frame, and one more at each end
-        with exact_float32():
+        with exact_float32(self.device):
             if frames <= CHUNK:
                 return self.model.encode(self.model.to_signal(as_float(F.pad(x, (0, -x.shape[-1] % self.block)))))
             pieces = []
@@ -188,7 +188,7 @@ class AudioCodec(AudioInput, WallocCodec):
         if latents.dim() != 3 or latents.shape[1] != self.latent_dim:
             raise ValueError(f"expected latents (N, {self.latent_dim}, frames), got shape {tuple(latents.shape)}")
         frames = latents.shape[-1] - 2  # latent j + 1 decodes to frame j
-        with exact_float32():
+        with exact_float32(self.device):
             if frames <= CHUNK:
                 y = self.model.to_media(self.model.decode(latents))
             else:  # into one output tensor, so that long audio is held once

@@ -169,9 +169,13 @@ class TrainedCodec(Codec):
 
 
 @contextlib.contextmanager
-def exact_float32() -> Iterator[None]:
+def exact_float32(device: torch.device) -> Iterator[None]:
     """Full float32 convolutions on CUDA (no TF32), so latents round to the same symbols on GPU and CPU
-    except at exact ties, and decoded media agree across devices to float32 rounding."""
+    except at exact ties, and decoded media agree across devices to float32 rounding. The flags govern CUDA
+    alone, so work on other devices leaves them be (setting them costs tens of microseconds a call)."""
+    if device.type != "cuda":
+        yield
+        return
     cudnn = torch.backends.cudnn
     with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
                      allow_tf32=False):

@@ -80,7 +80,7 @@ class ConsistencyCodec(AudioInput, TrainedCodec):
 
     @contextlib.contextmanager
     def _arithmetic(self) -> Iterator[None]:
-        with torch.inference_mode(), exact_float32():
+        with torch.inference_mode(), exact_float32(self.device):
             if self.precision == "float32":
                 yield
             else:

@@ -94,10 +94,14 @@ class ImageCodec(WallocCodec):
     @torch.no_grad()
     def encode(self, images) -> Tensor:
         """Continuous latents (N, latent_dim, ceil(H / 2**J), ceil(W / 2**J)), before rounding."""
-        images = self._pad(self._media(images).rgb())
+        return self._encode_rgb(self._media(images).rgb())
+
+    def _encode_rgb(self, images: Tensor) -> Tensor:
+        """:meth:`encode` of images already through :meth:`_media` (RGB, on the codec's device)."""
+        images = self._pad(images)
         pixels = images.shape[-2] * images.shape[-1]
         group = len(images) if self.device.type != "cpu" else CPU_ENCODE_PIXELS // pixels
-        with exact_float32():
+        with exact_float32(self.device):
             latents = [self.model.encode(self.model.pixels_to_signal(part)) for part in images.split(max(1, group))]
         return latents[0] if len(latents) == 1 else torch.cat(latents)
 
@@ -115,7 +119,7 @@ class ImageCodec(WallocCodec):
             raise ValueError(f"latents of {tuple(latents.shape[-2:])} positions do not code a {tuple(size)} image")
         if attention_window == "auto":
             attention_window = self.attention_window(tuple(latents.shape[-2:]))
-        with exact_float32():
+        with exact_float32(self.device):
             images = self.model.to_media(self.model.decode(latents, window=attention_window))
         return images if size is None else images[..., : size[0], : size[1]]
 
@@ -133,7 +137,8 @@ class ImageCodec(WallocCodec):
         instead asks for the highest quality whose stream (all of its bytes) takes at most that many bits per
         pixel, and raises ValueError when even quality 1 takes more."""
         media = self._media(images)
-        latents = self.encode(media.rgb())
+        with torch.no_grad():
+            latents = self._encode_rgb(media.rgb())
         meta = {"size": list(media.colour.shape[-2:])}
         window = self.attention_window(tuple(latents.shape[-2:]))
         if window is not None:

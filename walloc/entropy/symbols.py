@@ -14,7 +14,9 @@ def symbol_offset(bits: int) -> int:
 
 def to_symbols(values: Tensor, bits: int) -> Tensor:
     """int32 symbols on the CPU of integer-valued ``values`` (any dtype)."""
-    return (values + symbol_offset(bits)).to(torch.int32).cpu()
+    symbols = values.to(torch.int32, copy=True)  # exact: the values are integers
+    symbols += symbol_offset(bits)
+    return symbols.cpu()
 
 
 def from_symbols(symbols: Tensor, bits: int) -> Tensor:
