@@ -58,6 +58,24 @@ def test_compander_values_do_not_depend_on_their_neighbours() -> None:
     assert torch.equal(torch.cat([beside_a_large_one[:100], beside_a_large_one[101:]]), alone)
 
 
+_ISA_SCRIPT = """
+import hashlib, torch, walloc
+g = torch.Generator().manual_seed(2)
+h = hashlib.sha256()
+for n in (1, 7, 4096, 10001):  # shorter than a vector, a block, a ragged tail with latents past the polynomial
+    for dtype in (torch.float32, torch.float64):
+        x = (torch.randn(n, generator=g, dtype=torch.float64) * (20 if n < 10001 else 60)).to(dtype)
+        h.update(walloc.ToUniform()(x).numpy().tobytes())
+print(walloc.build_info()["cpu_isa"], h.hexdigest())
+"""
+
+
+def test_compander_gives_identical_bits_on_every_cpu_instruction_set(on_every_isa) -> None:
+    # The forward map exists once per instruction set; latents must round to the same symbols on every CPU.
+    outputs = on_every_isa(_ISA_SCRIPT)
+    assert len(set(outputs.values())) == 1, outputs
+
+
 def test_compander_gradients() -> None:
     x = (torch.randn(40, dtype=torch.float64) * 80).requires_grad_()
     assert torch.autograd.gradcheck(lambda t: ops.to_uniform(t, SCALE, LATENT_MAX), (x,))

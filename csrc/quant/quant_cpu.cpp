@@ -1,8 +1,10 @@
-// CPU quantization kernels: the formulas of quant_math.h over blocks of elements on threads.
+// CPU quantization kernels: the formulas of quant_math.h over blocks of elements on threads (the compander's
+// forward map in compander_cpu.cpp, one copy per instruction set).
 #include <algorithm>
-#include <type_traits>
 
+#include "../common/cpu_isa.h"
 #include "../common/parallel.h"
+#include "compander_isa.h"
 #include "quant_math.h"
 
 namespace walloc {
@@ -12,18 +14,15 @@ struct NoScratch {};
 constexpr int64_t kBlock = 1 << 12;
 }  // namespace
 
-// ToUniform as apply() computes it, in loops that vectorise when no |x| in the span is past erf_small's bound (the
-// test in flags as wide as x, so SSE2 vectorises it too); a span with one goes element by element.
+// The copy of the compander for this machine's instruction set.
 template <typename T>
 void to_uniform_span(const T* x, T* y, int64_t begin, int64_t end, const Params& p) {
-  const T bound = erf_small_bound<T>(p);
-  std::conditional_t<sizeof(T) == 4, int32_t, int64_t> beyond = 0;
-  for (int64_t i = begin; i < end; ++i) beyond |= (x[i] > bound) | (x[i] < -bound);
-  if (beyond) {
-    for (int64_t i = begin; i < end; ++i) y[i] = to_uniform(x[i], p);
-    return;
-  }
-  for (int64_t i = begin; i < end; ++i) y[i] = T(p.latent_max * erf_small(compander_z(double(x[i]), p)));
+#if defined(WALLOC_X86_ISAS)
+  const Isa isa = cpu_isa();
+  if (isa == Isa::Avx512) return avx512::to_uniform_span(x, y, begin, end, p);
+  if (isa == Isa::Avx2) return avx2::to_uniform_span(x, y, begin, end, p);
+#endif
+  baseline::to_uniform_span(x, y, begin, end, p);
 }
 
 template <typename T>
