@@ -116,6 +116,27 @@ def test_many_chunks_thread_invariant_and_near_ideal() -> None:
     assert len(streams[0]) >= ideal
 
 
+@pytest.mark.parametrize("n", [5, 37, CHUNK_SYMBOLS + 37])
+def test_lanes_coded_in_halves_on_threads_give_the_one_pass_stream(n) -> None:
+    """With fewer chunks than two per thread, each chunk's lanes are coded in two halves and merged: the stream,
+    escapes and a partial last group included, must be the one a single pass writes."""
+    gen = torch.Generator().manual_seed(n)
+    cdfs, lengths, offsets = laplace_tables([0.7, 3.0])
+    indexes = torch.randint(0, 2, (n,), generator=gen, dtype=torch.int32)
+    symbols = torch.randint(-6, 7, (n,), generator=gen, dtype=torch.int32)
+    escapes = torch.randint(0, n, (max(1, n // 50),), generator=gen)
+    symbols[escapes] = torch.randint(-5000, 5000, (len(escapes),), generator=gen, dtype=torch.int32)
+    threads = torch.get_num_threads()
+    try:
+        streams = []
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            streams.append(roundtrip(symbols, indexes, cdfs, lengths, offsets))
+    finally:
+        torch.set_num_threads(threads)
+    assert streams[0] == streams[1] == streams[2]
+
+
 def test_bad_tables_and_arguments_raise_value_error() -> None:
     cdfs, lengths, offsets = laplace_tables([1.0])
     sym = torch.zeros(4, dtype=torch.int32)

@@ -1,8 +1,11 @@
 // CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
-// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format.
+// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. The encoder also
+// codes the two halves of a chunk's lanes on two threads when there are too few chunks to share out.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "../common/bytes.h"
 #include "../common/parallel.h"
@@ -17,17 +20,35 @@ struct NoScratch {};
 
 int64_t chunk_count(int64_t n) { return (n + kChunkSymbols - 1) / kChunkSymbols; }
 
-// Encodes symbols [0, n) of one chunk. Returns false if a symbol has zero probability in its table.
+// What one encoder pass over some lanes of a chunk leaves: the lanes' final states, the words in the order the
+// encoder emits them, the escaped symbols (chunk position, bypass value) last symbol first, and, for a pass over
+// half of the lanes, how many words it emitted in each group of 16 symbols (in the order it met the groups).
+struct LaneWords {
+  uint32_t states[kLanes];
+  std::vector<uint16_t> words;
+  std::vector<std::pair<int64_t, uint64_t>> escaped;
+  std::vector<uint8_t> group_words;
+};
+
+// Spare words past the end of a pass's buffers, so that the merge copies whole runs of 8 without a bounds test.
+constexpr size_t kWordSlack = 8;
+
+// Encodes lanes [kFirst, kFirst + kCount) of symbols [0, n) of one chunk. Returns false if a symbol has zero
+// probability in its table.
 //
-// One backward pass. The 16 lane states stay in registers (the loop over a group of 16 symbols, one per lane,
-// is unrolled), renormalisation is branch-free (the low word is always written, the write position advances
-// only when it is emitted), and the quotient x / freq is a double division, pipelined on every x86 core unlike
-// the integer divider: it is exact, since x < 2^32 and freq < 2^16 keep a non-integer x / freq at least 2^-16
-// below the next integer, far beyond the division's 2^-37 rounding error.
-bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t, ChunkParts& out) {
-  out.emitted.resize(size_t(n));  // at most one word per symbol
-  uint16_t* word = out.emitted.data();
-  std::vector<uint64_t> escaped;  // bypass values, last symbol first
+// One backward pass. The lane states stay in registers (the loop over a group of 16 symbols, one per lane, is
+// unrolled), renormalisation is branch-free (the low word is always written, the write position advances only
+// when it is emitted), and the quotient x / freq is a double division, pipelined on every x86 core unlike the
+// integer divider: it is exact, since x < 2^32 and freq < 2^16 keep a non-integer x / freq at least 2^-16 below
+// the next integer, far beyond the division's 2^-37 rounding error.
+template <int kFirst, int kCount>
+bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t, LaneWords& out) {
+  constexpr bool kSplit = kCount != kLanes;
+  // At most one word per symbol of these lanes.
+  out.words.resize(size_t((n + kLanes - 1) / kLanes * kCount) + kWordSlack);
+  if (kSplit) out.group_words.resize(size_t((n + kLanes - 1) / kLanes));
+  uint16_t* word = out.words.data();
+  uint8_t* group_words = out.group_words.data();
   bool ok = true;
   auto step = [&](int64_t i, uint32_t& x) __attribute__((always_inline)) {
     const int32_t row = indexes[i];
@@ -35,7 +56,7 @@ bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, con
     int64_t value = int64_t(symbols[i]) - t.offsets[row];
     if (value < 0 || value >= max_value) [[unlikely]] {
       // Outside the row: the row's last value (the escape) and CompressAI's bypass value in the escape section.
-      escaped.push_back(value < 0 ? uint64_t(-2 * value - 1) : uint64_t(2 * (value - max_value)));
+      out.escaped.emplace_back(i, value < 0 ? uint64_t(-2 * value - 1) : uint64_t(2 * (value - max_value)));
       value = max_value;
     }
     const int32_t* c = t.cdfs + int64_t(row) * t.stride + value;
@@ -51,19 +72,63 @@ bool encode_chunk(const int32_t* symbols, const int32_t* indexes, int64_t n, con
     const uint32_t q = uint32_t(double(x) / double(freq));
     x += start + q * (kTotal - freq);  // ((x / freq) << 16) + x % freq + start
   };
-  uint32_t state[kLanes];
+  uint32_t state[kCount];
   for (auto& x : state) x = kLowerBound;
   int64_t i = n - 1;
-  for (; i >= 0 && (i + 1) % kLanes != 0; --i) step(i, state[i % kLanes]);
+  if (n % kLanes != 0) {  // the last, partial group first
+    const uint16_t* group_start = word;
+    for (; i >= 0 && (i + 1) % kLanes != 0; --i) {
+      const int lane = int(i % kLanes);
+      if (lane >= kFirst && lane < kFirst + kCount) step(i, state[lane - kFirst]);
+    }
+    if (kSplit) *group_words++ = uint8_t(word - group_start);
+  }
   for (; i >= 0 && ok; i -= kLanes) {
+    const uint16_t* group_start = word;
 #pragma GCC unroll 16
-    for (int k = kLanes - 1; k >= 0; --k) step(i - (kLanes - 1 - k), state[k]);
+    for (int k = kCount - 1; k >= 0; --k) step(i - (kLanes - 1 - kFirst - k), state[k]);
+    if (kSplit) *group_words++ = uint8_t(word - group_start);
   }
   if (!ok) return false;
-  std::copy(state, state + kLanes, out.states);
-  out.emitted.resize(size_t(word - out.emitted.data()));
-  for (auto it = escaped.rbegin(); it != escaped.rend(); ++it) put_varint(out.escapes, *it);
+  std::copy(state, state + kCount, out.states + kFirst);
+  out.words.resize(size_t(word - out.words.data()) + kWordSlack);
   return true;
+}
+
+void put_escapes(ChunkParts& out, const std::vector<std::pair<int64_t, uint64_t>>& last_first) {
+  for (auto it = last_first.rbegin(); it != last_first.rend(); ++it) put_varint(out.escapes, it->second);
+}
+
+// A chunk from one pass over all its lanes.
+void finish_chunk(LaneWords& all, ChunkParts& out) {
+  std::copy(all.states, all.states + kLanes, out.states);
+  all.words.resize(all.words.size() - kWordSlack);
+  out.emitted = std::move(all.words);
+  put_escapes(out, all.escaped);
+}
+
+// A chunk from two passes, lanes 8-15 (`high`) and 0-7 (`low`): within each group the encoder meets lanes 15 down
+// to 0, so the stream holds each group's words of the high lanes, then those of the low lanes.
+void merge_halves(const LaneWords& high, const LaneWords& low, ChunkParts& out) {
+  std::copy(low.states, low.states + kLanes / 2, out.states);
+  std::copy(high.states + kLanes / 2, high.states + kLanes, out.states + kLanes / 2);
+  out.emitted.resize(high.words.size() + low.words.size());  // both slacks: room for the last run's overshoot
+  const uint16_t* from_high = high.words.data();
+  const uint16_t* from_low = low.words.data();
+  uint16_t* to = out.emitted.data();
+  for (size_t g = 0; g < high.group_words.size(); ++g) {  // runs of at most 8 words, copied as 8
+    std::memcpy(to, from_high, 16);
+    to += high.group_words[g];
+    from_high += high.group_words[g];
+    std::memcpy(to, from_low, 16);
+    to += low.group_words[g];
+    from_low += low.group_words[g];
+  }
+  out.emitted.resize(size_t(to - out.emitted.data()));
+  std::vector<std::pair<int64_t, uint64_t>> escaped(high.escaped.size() + low.escaped.size());
+  std::merge(high.escaped.begin(), high.escaped.end(), low.escaped.begin(), low.escaped.end(), escaped.begin(),
+             [](const auto& a, const auto& b) { return a.first > b.first; });
+  put_escapes(out, escaped);
 }
 
 // Rows given up front; the decoded symbols go to out, both advanced symbol by symbol.
@@ -111,13 +176,30 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
                                 int threads) {
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
-  std::vector<ChunkParts> parts(chunks);
+  // With fewer chunks than two per thread (one image's latents are a full chunk and a small one), each chunk's
+  // lanes are split into two halves coded apart and merged, so the threads share the work evenly.
+  const int halves = threads > 1 && chunks < 2 * int64_t(threads) ? 2 : 1;
+  std::vector<LaneWords> passes(static_cast<size_t>(chunks * halves));
   std::atomic<int64_t> bad_chunk{-1};
-  parallel_for_with_scratch(chunks, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t c) {
-    const int64_t begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
-    if (!encode_chunk(symbols + begin, indexes + begin, count, t, parts[c])) bad_chunk = c;
+  parallel_for_with_scratch(chunks * halves, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t item) {
+    const int64_t c = item / halves, begin = c * kChunkSymbols, count = std::min<int64_t>(kChunkSymbols, n - begin);
+    const int32_t* s = symbols + begin;
+    const int32_t* x = indexes + begin;
+    LaneWords& pass = passes[size_t(item)];
+    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, t, pass)
+                    : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2>(s, x, count, t, pass)
+                                         : encode_lanes<0, kLanes / 2>(s, x, count, t, pass);
+    if (!ok) bad_chunk = c;
   });
   if (bad_chunk >= 0) throw_chunk_status(kZeroFrequency, bad_chunk);
+  std::vector<ChunkParts> parts(static_cast<size_t>(chunks));
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (halves == 1) {
+      finish_chunk(passes[size_t(c)], parts[size_t(c)]);
+    } else {
+      merge_halves(passes[size_t(2 * c)], passes[size_t(2 * c + 1)], parts[size_t(c)]);
+    }
+  }
   return assemble(uint64_t(n), parts);
 }
 
