@@ -116,10 +116,11 @@ def test_many_chunks_thread_invariant_and_near_ideal() -> None:
     assert len(streams[0]) >= ideal
 
 
-@pytest.mark.parametrize("n", [5, 37, CHUNK_SYMBOLS + 37])
+@pytest.mark.parametrize("n", [37, 20_001, CHUNK_SYMBOLS + 37])
 def test_lanes_coded_in_halves_on_threads_give_the_one_pass_stream(n) -> None:
-    """With fewer chunks than two per thread, each chunk's lanes are coded in two halves and merged: the stream,
-    escapes and a partial last group included, must be the one a single pass writes."""
+    """Where whole chunks would load the threads unevenly (one chunk, or a full one and a sliver), each chunk's
+    lanes are coded in two halves and merged: the stream, escapes and a partial last group included, must be the
+    one a single pass writes (37 symbols: too few to split, one pass on any thread count)."""
     gen = torch.Generator().manual_seed(n)
     cdfs, lengths, offsets = laplace_tables([0.7, 3.0])
     indexes = torch.randint(0, 2, (n,), generator=gen, dtype=torch.int32)

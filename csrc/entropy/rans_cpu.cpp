@@ -1,6 +1,6 @@
 // CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
 // the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. The encoder also
-// codes the two halves of a chunk's lanes on two threads when there are too few chunks to share out.
+// codes the two halves of a chunk's lanes on two threads when whole chunks would load the threads unevenly.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -172,13 +172,31 @@ void validate(const Tables& t, const int32_t* indexes, int64_t n) {
   }
 }
 
+namespace {
+
+// Coding a chunk's lanes in two halves costs about 5% more work (the merge): worth it where whole chunks would
+// leave the threads unevenly loaded, such as one image's latents, a full chunk and an eighth of one.
+constexpr int64_t kMinSplitSymbols = 8192;  // below this the threads' start-up outweighs the half saved
+constexpr double kSplitImbalance = 1.15;
+
+// 2 where each chunk's lanes are coded in two halves, else 1: when the threads, taking whole chunks in rounds,
+// would finish more than kSplitImbalance times later than with the work shared evenly.
+int lane_halves(int64_t n, int threads) {
+  if (threads < 2 || n < kMinSplitSymbols) return 1;
+  const int64_t chunks = chunk_count(n), rounds = (chunks + threads - 1) / threads;
+  const int64_t last = n - (chunks - 1) * int64_t(kChunkSymbols);  // the final chunk, usually partial
+  const bool last_alone = chunks - (rounds - 1) * threads == 1;    // in the last round, by itself
+  const double longest = double((rounds - 1) * int64_t(kChunkSymbols) + (last_alone ? last : kChunkSymbols));
+  return longest > kSplitImbalance * double(n) / threads ? 2 : 1;
+}
+
+}  // namespace
+
 std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t,
                                 int threads) {
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
-  // With fewer chunks than two per thread (one image's latents are a full chunk and a small one), each chunk's
-  // lanes are split into two halves coded apart and merged, so the threads share the work evenly.
-  const int halves = threads > 1 && chunks < 2 * int64_t(threads) ? 2 : 1;
+  const int halves = lane_halves(n, threads);
   std::vector<LaneWords> passes(static_cast<size_t>(chunks * halves));
   std::atomic<int64_t> bad_chunk{-1};
   parallel_for_with_scratch(chunks * halves, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t item) {
