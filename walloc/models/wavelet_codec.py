@@ -54,9 +54,8 @@ def _pointwise(conv: nn.Conv1d | nn.Conv2d, x: Tensor) -> Tensor:
     if len(x) == 0:
         return conv(x)
     weight, bias = conv.weight.flatten(1), conv.bias.unsqueeze(1)
-    out = x.new_empty(len(x), len(weight), *x.shape[2:])
-    for item, result in zip(x, out):
-        torch.addmm(bias, weight, item.flatten(1), out=result.view(len(weight), -1))
+    products = [torch.addmm(bias, weight, item.flatten(1)).view(-1, *item.shape[1:]) for item in x]
+    out = products[0].unsqueeze(0) if len(products) == 1 else torch.stack(products)  # one image: no copy
     if not any(conv.padding):
         return out
     padded = conv.bias.view(1, -1, *[1] * len(conv.padding))
