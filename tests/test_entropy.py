@@ -56,6 +56,19 @@ def coding_problems(draw):
     return symbols.to(torch.int32), indexes, cdfs, lengths, torch.tensor(offsets, dtype=torch.int32)
 
 
+def roundtrips_on_1_2_3_threads(symbols, indexes, cdfs, lengths, offsets) -> list[bytes]:
+    """The streams :func:`roundtrip` writes with torch at 1, 2 and 3 threads (its thread count restored)."""
+    threads = torch.get_num_threads()
+    try:
+        streams = []
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            streams.append(roundtrip(symbols, indexes, cdfs, lengths, offsets))
+    finally:
+        torch.set_num_threads(threads)
+    return streams
+
+
 @settings(max_examples=150, deadline=None)
 @given(coding_problems())
 def test_random_roundtrips(problem) -> None:
@@ -101,14 +114,7 @@ def test_many_chunks_thread_invariant_and_near_ideal() -> None:
     scale = torch.tensor(scales)[indexes.long()]
     u = torch.rand(n, generator=gen) - 0.5
     symbols = (-scale * u.sign() * torch.log1p(-2 * u.abs())).round().to(torch.int32)
-    threads = torch.get_num_threads()
-    try:
-        streams = []
-        for t in (1, 2, 3):
-            torch.set_num_threads(t)
-            streams.append(roundtrip(symbols, indexes, cdfs, lengths, offsets))
-    finally:
-        torch.set_num_threads(threads)
+    streams = roundtrips_on_1_2_3_threads(symbols, indexes, cdfs, lengths, offsets)
     assert streams[0] == streams[1] == streams[2]
     ideal = ideal_bits(symbols, indexes, cdfs, lengths, offsets) / 8
     chunks = -(-n // CHUNK_SYMBOLS)
@@ -127,14 +133,7 @@ def test_lanes_coded_in_halves_on_threads_give_the_one_pass_stream(n) -> None:
     symbols = torch.randint(-6, 7, (n,), generator=gen, dtype=torch.int32)
     escapes = torch.randint(0, n, (max(1, n // 50),), generator=gen)
     symbols[escapes] = torch.randint(-5000, 5000, (len(escapes),), generator=gen, dtype=torch.int32)
-    threads = torch.get_num_threads()
-    try:
-        streams = []
-        for t in (1, 2, 3):
-            torch.set_num_threads(t)
-            streams.append(roundtrip(symbols, indexes, cdfs, lengths, offsets))
-    finally:
-        torch.set_num_threads(threads)
+    streams = roundtrips_on_1_2_3_threads(symbols, indexes, cdfs, lengths, offsets)
     assert streams[0] == streams[1] == streams[2]
 
 
