@@ -554,6 +554,10 @@ class LiftingKernel {
       }
       auto column = [&](auto zero, int64_t c) {
         using V = decltype(zero);
+        if (c % kLineSamples == 0) {
+          prefetch_lines_for_write(even_out, rows, c);
+          prefetch_lines_for_write(odd_out, rows, c);
+        }
         V e_old[P + 1], o_old[P + 1];
         carry.load(c, e_old, o_old);
         for (int64_t r = 0; r < rows; ++r) {
@@ -767,6 +771,19 @@ class LiftingKernel {
       row[c] = v;
     } else {
       store(row + c, v);
+    }
+  }
+
+  // The column pass of a merge stores to 2 kBlockRows output rows at a time, more scattered lines than the
+  // store buffer fetches ahead on its own: on a fresh output the stores wait for each line in turn (the batch
+  // of 16 images' inverse took 23 ms against the forward's 15 on AVX-512). So as the pass reaches a cache line
+  // of the rows, it prefetches that line of each and the one two lines on, to be written.
+  static constexpr int64_t kLineSamples = 64 / sizeof(T);
+
+  static void prefetch_lines_for_write(T* const rows[], int64_t count, int64_t c) {
+    for (int64_t r = 0; r < count; ++r) {
+      __builtin_prefetch(rows[r] + c, 1);
+      __builtin_prefetch(rows[r] + c + 2 * kLineSamples, 1);
     }
   }
 
