@@ -780,10 +780,13 @@ class LiftingKernel {
   // of the rows, it prefetches that line of each and the one two lines on, to be written.
   static constexpr int64_t kLineSamples = 64 / sizeof(T);
 
+  // (The line two on may lie past the last row's end: its address is formed as an integer, and prefetches
+  // never fault.)
   static void prefetch_lines_for_write(T* const rows[], int64_t count, int64_t c) {
     for (int64_t r = 0; r < count; ++r) {
-      __builtin_prefetch(rows[r] + c, 1);
-      __builtin_prefetch(rows[r] + c + 2 * kLineSamples, 1);
+      const uintptr_t line = reinterpret_cast<uintptr_t>(rows[r] + c);
+      __builtin_prefetch(reinterpret_cast<const void*>(line), 1);
+      __builtin_prefetch(reinterpret_cast<const void*>(line + 2 * 64), 1);
     }
   }
 
