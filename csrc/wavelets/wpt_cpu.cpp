@@ -522,10 +522,14 @@ class LiftingKernel {
     const int64_t width = 2 * w, stride = round_up(width);
     const Steps steps = steps_;
     const double unscale[2] = {1.0 / scale_[0], 1.0 / scale_[1]};
-    T* const buffer = aligned(rows_, (2 * P + 3 + 2 * kBlockRows) * stride);
+    T* const buffer = aligned(rows_, (2 * P + 3 + 2 * kBlockRows + 2 * kWrapPairs) * stride);
     const Carry carry(buffer, stride);
     T* merged = buffer + (2 * P + 2) * stride;      // version P: the block's rows merged along the row
     T* scratch = merged + 2 * kBlockRows * stride;  // where warm-up rows of version 0 go
+    // The sweep visits the row pairs near both ends of the band twice (its periodic warm-up before pair 0 and
+    // drain after pair m - 1): their merged rows are kept here from the first visit.
+    T* wrapped = scratch + stride;
+    bool kept[kWrapPairs] = {};
     for (int64_t first = -(P + 1); first < m + P; first += kBlockRows) {
       const int64_t rows = std::min<int64_t>(kBlockRows, m + P - first);
       // Row band b (even rows 0, odd 1) of pair r merges from children b and b + 2, unscaled by the column scale.
@@ -533,16 +537,24 @@ class LiftingKernel {
       const T* hi[2 * kBlockRows];
       T* dst[2 * kBlockRows];
       double outer[2 * kBlockRows];
+      const T* version_p[2 * kBlockRows];  // where the column pass reads pair r's merged rows
+      int64_t count = 0;
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t q = positive_mod(first + r, m);
-        for (int b = 0; b < 2; ++b) {
-          lo[2 * r + b] = kids[b] + q * w;
-          hi[2 * r + b] = kids[b + 2] + q * w;
-          dst[2 * r + b] = merged + (2 * r + b) * stride;
-          outer[2 * r + b] = unscale[b];
+        const int64_t slot = wrap_slot(q, m);
+        T* rows_of_pair = slot < 0 ? merged + 2 * r * stride : wrapped + 2 * slot * stride;
+        version_p[2 * r] = rows_of_pair;
+        version_p[2 * r + 1] = rows_of_pair + stride;
+        if (slot >= 0 && kept[slot]) continue;
+        if (slot >= 0) kept[slot] = true;
+        for (int b = 0; b < 2; ++b, ++count) {
+          lo[count] = kids[b] + q * w;
+          hi[count] = kids[b + 2] + q * w;
+          dst[count] = rows_of_pair + b * stride;
+          outer[count] = unscale[b];
         }
       }
-      for (int64_t g = 0; g < 2 * rows; g += kBandRows) merge_rows<kBandRows>(lo + g, hi + g, dst + g, w, outer + g);
+      for (int64_t g = 0; g < count; g += kBandRows) merge_rows<kBandRows>(lo + g, hi + g, dst + g, w, outer + g);
       // Iteration i = first + r: version j - 1 even at row i - (P - j), odd one row behind; so version 0
       // gives output rows 2 (i - P + 1) and 2 (i - P) + 1.
       T* even_out[kBlockRows];
@@ -562,8 +574,8 @@ class LiftingKernel {
         carry.load(c, e_old, o_old);
         for (int64_t r = 0; r < rows; ++r) {
           V e_new[P + 1], o_new[P + 1];
-          e_new[P] = at<V>(merged + 2 * r * stride, c);
-          o_new[P] = at<V>(merged + (2 * r + 1) * stride, c);
+          e_new[P] = at<V>(version_p[2 * r], c);
+          o_new[P] = at<V>(version_p[2 * r + 1], c);
           for (int j = P; j >= 1; --j) {
             e_new[j - 1] = unupdated(j == P ? e_new[P] : e_old[j], o_old[j], o_new[j], steps.update[j - 1]);
             o_new[j - 1] = unpredicted(o_old[j], e_old[j - 1], e_new[j - 1], steps.predict[j - 1]);
@@ -772,6 +784,14 @@ class LiftingKernel {
     } else {
       store(row + c, v);
     }
+  }
+
+  // Row pairs a merge's sweep visits twice, and where it keeps their merged rows: slot q for the first P
+  // pairs, then the last P + 1 (all pairs of a band too short to tell them apart); -1 for the others.
+  static constexpr int64_t kWrapPairs = 2 * P + 1;
+  static int64_t wrap_slot(int64_t q, int64_t m) {
+    if (m <= kWrapPairs || q < P) return q;
+    return q >= m - (P + 1) ? q - (m - kWrapPairs) : -1;
   }
 
   // The column pass of a merge stores to 2 kBlockRows output rows at a time, more scattered lines than the
