@@ -17,24 +17,47 @@ def median_seconds(fn: Callable[[], object], repeats: int, device: str = "cpu", 
     """Median wall time of fn() after warming up (one call, or calls for at least ``warmup_s`` seconds: large
     fresh allocations reach their steady cost, with the kernel's huge pages recycled, only after a few);
     CUDA timings are synchronised with events."""
-    start = time.perf_counter()
-    fn()
-    while time.perf_counter() - start < warmup_s:
+    return statistics.median(interleaved_seconds({"fn": fn}, repeats, device, warmup_s)["fn"])
+
+
+def interleaved_seconds(fns: dict[str, Callable[[], object]], repeats: int, device: str = "cpu",
+                        warmup_s: float = 0.0) -> dict[str, list[float]]:
+    """Wall times of each of ``fns``, ``repeats`` rounds, after each has warmed up as in :func:`median_seconds`.
+    Rounds keep the functions side by side in time: a shared VM's speed can change by 1.5x within seconds
+    (measured on a 2-core cloud Xeon), and timing all of one function's repeats before the next's would put that
+    change into their ratio. With several functions, each is called twice in a round and the second call timed:
+    the first brings back the caches and pages that the others' calls took (without it, a 3 ms transform timed
+    after PyWavelets' 100 ms one ran 1.5x slower). :func:`median_ratio` compares two of them round by round."""
+    for fn in fns.values():
+        start = time.perf_counter()
         fn()
-    times = []
+        while time.perf_counter() - start < warmup_s:
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        if device == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1e3)
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            if len(fns) > 1:
+                fn()
+            times[name].append(_seconds(fn, device))
+    return times
+
+
+def median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of one function's time over another's, from :func:`interleaved_seconds`."""
+    return statistics.median(n / d for n, d in zip(numerator, denominator))
+
+
+def _seconds(fn: Callable[[], object], device: str) -> float:
+    if device == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1e3
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def device_name(device: str) -> str:

@@ -1,8 +1,10 @@
 """Entropy coder throughput and size: walloc's rANS vs CompressAI's rANS and constriction (those installed).
 
 Same symbols and the same 16-bit tables for every coder: 12 channels of discretised Laplace latents,
-12 x 128 x 192 = 294,912 symbols (the shape of the reference facts), one table per channel. Medians of
-repeated runs, end to end from tensors to bytes and back. CompressAI's coder takes Python lists: it is timed
+12 x 128 x 192 = 294,912 symbols (the shape of the reference facts), one table per channel. End to end from
+tensors to bytes and back; the CPU coders side by side, one call of each per round, medians over rounds, and
+walloc's speed-up over constriction as the median of the round-by-round ratios (a shared VM's speed moves
+within seconds). CompressAI's coder takes Python lists: it is timed
 both with the list conversion (as its EntropyBottleneck pays it) and on ready lists (its C++ loop alone).
 constriction codes each channel's symbols with that channel's table (its fast array path).
 
@@ -21,18 +23,35 @@ Writes bench/results/entropy-<device>.json and prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 import walloc
-from common import device_slug, median_seconds, print_table, write_results
+from common import device_slug, interleaved_seconds, median_ratio, median_seconds, print_table, write_results
 from walloc.entropy import ideal_bits, quantize_pmf, rans_decode, rans_encode
 
 CHANNELS, HEIGHT, WIDTH = 12, 128, 192
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 HALF_WIDTH = 60
+ANCHOR = "constriction ANS"
+
+
+@dataclass
+class Coder:
+    """One coder on the bench's symbols: its stream size and its encode and decode calls (``latents`` copies of
+    the latent per call, run on ``device``)."""
+
+    name: str
+    bytes: int
+    encode: Callable[[], object]
+    decode: Callable[[], object]
+    latents: int = 1
+    device: str = "cpu"
 
 
 def make_problem(seed: int = 0):
@@ -51,18 +70,25 @@ def make_problem(seed: int = 0):
     return symbols, indexes, cdfs, lengths, offsets
 
 
-def bench_walloc(problem, repeats: int, threads: int) -> dict:
+def on_threads(fn: Callable[[], object], threads: int) -> Callable[[], object]:
+    """fn run with torch (and so walloc's coder) on ``threads`` threads."""
+    def run():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(previous)
+    return run
+
+
+def walloc_coder(problem, threads: int) -> Coder:
     symbols, indexes, cdfs, lengths, offsets = problem
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
-        assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
-        enc = median_seconds(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets), repeats)
-        dec = median_seconds(lambda: rans_decode(data, indexes, cdfs, lengths, offsets), repeats)
-    finally:
-        torch.set_num_threads(previous)
-    return {"bytes": len(data), "encode_s": enc, "decode_s": dec}
+    data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+    assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
+    return Coder(f"walloc rANS, {threads} thread" + "s" * (threads > 1), len(data),
+                 on_threads(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets), threads),
+                 on_threads(lambda: rans_decode(data, indexes, cdfs, lengths, offsets), threads))
 
 
 def batch_of_64(problem) -> tuple:
@@ -71,21 +97,19 @@ def batch_of_64(problem) -> tuple:
     return symbols.repeat(64, 1), indexes.repeat(64, 1), cdfs, lengths, offsets
 
 
-def bench_walloc_batch(problem, repeats: int, device: str) -> tuple[str, dict]:
-    """walloc's coder on a batch of 64 latents on ``device`` (CPU: all threads), per latent, synchronised."""
+def walloc_batch_coder(problem, device: str) -> Coder:
+    """walloc's coder on a batch of 64 latents on ``device`` (CPU: all threads), reported per latent."""
     symbols, indexes, cdfs, lengths, offsets = batch_of_64(problem)
     symbols, indexes = symbols.to(device), indexes.to(device)
     data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
     assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
-    enc = median_seconds(lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets), repeats, device)
-    dec = median_seconds(lambda: rans_decode(data, indexes, cdfs, lengths, offsets), repeats, device)
     where = f"CUDA {torch.cuda.get_device_name()}" if device == "cuda" else f"{torch.get_num_threads()} threads"
-    scale = 1 / 64  # report per the same 294,912-symbol latent as the other rows
-    return (f"walloc rANS, {where} (batch 64)",
-            {"bytes": len(data) * scale, "encode_s": enc * scale, "decode_s": dec * scale})
+    return Coder(f"walloc rANS, {where} (batch 64)", len(data),
+                 lambda: rans_encode(symbols, indexes, cdfs, lengths, offsets),
+                 lambda: rans_decode(data, indexes, cdfs, lengths, offsets), latents=64, device=device)
 
 
-def bench_compressai(problem, repeats: int) -> list[tuple[str, dict]]:
+def compressai_coders(problem) -> list[Coder]:
     try:
         from compressai import ans
     except ImportError:
@@ -105,22 +129,13 @@ def bench_compressai(problem, repeats: int) -> list[tuple[str, dict]]:
     def decode_to_tensor():
         return torch.tensor(decoder.decode_with_indexes(data, indexes.flatten().tolist(), cdf_list, len_list, off_list))
 
-    with_lists = {
-        "bytes": len(data),
-        "encode_s": median_seconds(encode_from_tensors, repeats),
-        "decode_s": median_seconds(decode_to_tensor, repeats),
-    }
-    loop_only = {
-        "bytes": len(data),
-        "encode_s": median_seconds(lambda: encoder.encode_with_indexes(sym_list, idx_list, cdf_list, len_list,
-                                                                       off_list), repeats),
-        "decode_s": median_seconds(lambda: decoder.decode_with_indexes(data, idx_list, cdf_list, len_list,
-                                                                       off_list), repeats),
-    }
-    return [("CompressAI rANS (from tensors)", with_lists), ("CompressAI rANS (C++ loop on lists)", loop_only)]
+    return [Coder("CompressAI rANS (from tensors)", len(data), encode_from_tensors, decode_to_tensor),
+            Coder("CompressAI rANS (C++ loop on lists)", len(data),
+                  lambda: encoder.encode_with_indexes(sym_list, idx_list, cdf_list, len_list, off_list),
+                  lambda: decoder.decode_with_indexes(data, idx_list, cdf_list, len_list, off_list))]
 
 
-def bench_constriction(problem, repeats: int) -> list[tuple[str, dict]]:
+def constriction_coders(problem) -> list[Coder]:
     try:
         import constriction
     except ImportError:
@@ -143,11 +158,22 @@ def bench_constriction(problem, repeats: int) -> list[tuple[str, dict]]:
         return [coder.decode(models[c], values[c].size) for c in range(CHANNELS)]
 
     assert all(np.array_equal(a, b) for a, b in zip(decode(), values))
-    return [("constriction ANS", {
-        "bytes": compressed.nbytes,
-        "encode_s": median_seconds(encode, repeats),
-        "decode_s": median_seconds(decode, repeats),
-    })]
+    return [Coder(ANCHOR, compressed.nbytes, encode, decode)]
+
+
+def time_coders(coders: list[Coder], repeats: int) -> dict[str, dict[str, list[float]]]:
+    """Per coder, its encode and decode times round by round, per latent; all CPU coders side by side in each
+    round (:func:`interleaved_seconds`; the anchor first, next to walloc's rows), the CUDA one, which has no
+    anchor to share a round with, on its own."""
+    cpu = sorted((c for c in coders if c.device == "cpu"), key=lambda c: c.name != ANCHOR)
+    times = interleaved_seconds({(c.name, op): getattr(c, op) for op in ("encode", "decode") for c in cpu},
+                                repeats)
+    for c in coders:
+        if c.device != "cpu":
+            for op in ("encode", "decode"):
+                times[c.name, op] = [median_seconds(getattr(c, op), repeats, c.device)]
+    return {c.name: {op: [t / c.latents for t in times[c.name, op]] for op in ("encode", "decode")}
+            for c in coders}
 
 
 def bench_predictive(images: list[Path], repeats: int) -> dict:
@@ -185,32 +211,34 @@ def main() -> None:
     n = problem[0].numel()
     ideal = ideal_bits(*problem) / 8
     threads = torch.get_num_threads()
-    rows = [("walloc rANS, 1 thread", bench_walloc(problem, args.repeats, 1))]
+    coders = [walloc_coder(problem, 1)]
     if threads > 1:
-        rows.append((f"walloc rANS, {threads} threads", bench_walloc(problem, args.repeats, threads)))
-    rows.append(bench_walloc_batch(problem, args.repeats, "cpu"))
+        coders.append(walloc_coder(problem, threads))
+    coders.append(walloc_batch_coder(problem, "cpu"))
     if walloc.cuda_available():
-        rows.append(bench_walloc_batch(problem, args.repeats, "cuda"))
-    rows += bench_compressai(problem, args.repeats)
-    rows += bench_constriction(problem, args.repeats)
+        coders.append(walloc_batch_coder(problem, "cuda"))
+    coders += compressai_coders(problem) + constriction_coders(problem)
+    times = time_coders(coders, args.repeats)
     results = []
-    for name, r in rows:
-        results.append({
-            "coder": name,
-            "encode_Msym_s": n / r["encode_s"] / 1e6,
-            "decode_Msym_s": n / r["decode_s"] / 1e6,
-            "bytes": r["bytes"],
-            "bits_per_symbol": 8 * r["bytes"] / n,
-            "over_ideal_percent": 100 * (r["bytes"] / ideal - 1),
-        })
+    for c in coders:
+        size = c.bytes / c.latents
+        row = {"coder": c.name,
+               "encode_Msym_s": n / statistics.median(times[c.name]["encode"]) / 1e6,
+               "decode_Msym_s": n / statistics.median(times[c.name]["decode"]) / 1e6,
+               "bytes": size, "bits_per_symbol": 8 * size / n, "over_ideal_percent": 100 * (size / ideal - 1)}
+        if ANCHOR in times and c.name.startswith("walloc") and c.device == "cpu":
+            row["speedup_vs_constriction"] = {op: median_ratio(times[ANCHOR][op], times[c.name][op])
+                                              for op in ("encode", "decode")}
+        results.append(row)
     predictive = bench_predictive(images, args.repeats)
     out = {"device": "cuda" if walloc.cuda_available() else "cpu", "threads": threads, "symbols": n,
            "ideal_bytes": ideal, "walloc": walloc.build_info(), "rows": results, "predictive": predictive}
     path = write_results(args.out, f"entropy-{device_slug(out['device'])}", out)
     print(f"{n} symbols, {CHANNELS} tables, ideal {ideal:.0f} bytes ({8 * ideal / n:.3f} bits/symbol)\n")
     print_table(
-        ["coder", "encode Msym/s", "decode Msym/s", "bytes", "bits/symbol", "over ideal"],
-        [[r["coder"], f"{r['encode_Msym_s']:.1f}", f"{r['decode_Msym_s']:.1f}", f"{r['bytes']:.0f}",
+        ["coder", "encode Msym/s", "decode Msym/s", "vs constriction (encode / decode)", "bytes", "bits/symbol",
+         "over ideal"],
+        [[r["coder"], f"{r['encode_Msym_s']:.1f}", f"{r['decode_Msym_s']:.1f}", _speedups(r), f"{r['bytes']:.0f}",
           f"{r['bits_per_symbol']:.4f}", f"{r['over_ideal_percent']:+.3f}%"] for r in results],
     )
     print(f"\npredictive latent coder, 1 thread, rgb-16x latents of {predictive['images']} images "
@@ -218,6 +246,12 @@ def main() -> None:
           f"{8 * predictive['bytes'] / predictive['symbols']:.3f} bits/symbol): "
           f"encode {predictive['encode_Msym_s']:.1f} Msym/s, decode {predictive['decode_Msym_s']:.1f} Msym/s")
     print(f"\nwrote {path}")
+
+
+def _speedups(row: dict) -> str:
+    if "speedup_vs_constriction" not in row:
+        return ""
+    return "{encode:.2f}x / {decode:.2f}x".format(**row["speedup_vs_constriction"])
 
 
 if __name__ == "__main__":

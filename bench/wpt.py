@@ -1,6 +1,7 @@
 """Wavelet packet transform throughput: walloc vs PyWavelets, ptwt and pytorch_wavelets (those installed).
 
-Forward + inverse of a full packet tree, medians of repeated runs, float32, side by side in one process:
+Forward + inverse of a full packet tree, float32, side by side in one process (one call of each library per
+round; medians over rounds, speed-ups the median of round-by-round ratios):
   (a) one 3x512x768 image and (b) a batch of 16, 2-D, bior4.4, 3 levels;
   (c) 10 s of 44.1 kHz stereo, 1-D, bior4.4, 2 and 8 levels (441088 samples: 10 s rounded up to a multiple
       of 2**8, since periodization packets need it);
@@ -19,6 +20,7 @@ Writes bench/results/wpt-<device>.json and prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import statistics
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -28,7 +30,7 @@ import pywt
 import torch
 
 import walloc
-from common import device_name, device_slug, median_seconds, write_results
+from common import device_name, device_slug, interleaved_seconds, median_ratio, median_seconds, write_results
 
 WAVELET = "bior4.4"
 WARMUP_S = 1.0  # per timed function, so repeated large allocations run at their steady cost
@@ -134,13 +136,19 @@ def ptwt_roundtrip(x: torch.Tensor, levels: int) -> Callable[[], torch.Tensor] |
     return run
 
 
-def timed_or_none(fn: Callable[[], object], repeats: int, device: str) -> float | None:
-    """Median seconds of fn, or None (with the reason printed) where a library cannot run this case."""
-    try:
-        return median_seconds(fn, repeats, device, WARMUP_S)
-    except (RuntimeError, TypeError, ValueError) as why:
-        print(f"    skipped: {str(why).splitlines()[0][:120]}", flush=True)
-        return None
+def runnable(libraries: dict[str, Callable[[], object] | None]) -> dict[str, Callable[[], object]]:
+    """The libraries that can run this case (the reason printed for those that cannot)."""
+    ready = {}
+    for lib, fn in libraries.items():
+        if fn is None:
+            continue
+        try:
+            fn()
+        except (RuntimeError, TypeError, ValueError) as why:
+            print(f"    {lib} skipped: {str(why).splitlines()[0][:120]}", flush=True)
+            continue
+        ready[lib] = fn
+    return ready
 
 
 def run_device(device: str, repeats: int) -> list[dict]:
@@ -157,8 +165,8 @@ def run_device(device: str, repeats: int) -> list[dict]:
             libraries["pywt"] = pywt_roundtrip(x.cpu(), levels)
         libraries["ptwt (periodic)"] = ptwt_roundtrip(x, levels)
         libraries["pytorch_wavelets"] = pytorch_wavelets_roundtrip(x, levels)
-        times = {lib: timed_or_none(fn, repeats, device) for lib, fn in libraries.items() if fn is not None}
-        times = {lib: t for lib, t in times.items() if t is not None}
+        rounds = interleaved_seconds(runnable(libraries), repeats, device, WARMUP_S)
+        times = {lib: statistics.median(t) for lib, t in rounds.items()}
         ours = times["walloc"]
         row = {
             "case": name,
@@ -173,7 +181,7 @@ def run_device(device: str, repeats: int) -> list[dict]:
             "fresh_output_bound_ms": fresh_bound_s * 1e3,
             "fraction_of_fresh_output_bound": fresh_bound_s / ours,
             "ms": {lib: t * 1e3 for lib, t in times.items()},
-            "speedup_vs": {lib: t / ours for lib, t in times.items() if lib != "walloc"},
+            "speedup_vs": {lib: median_ratio(t, rounds["walloc"]) for lib, t in rounds.items() if lib != "walloc"},
         }
         rows.append(row)
         print(f"  {device}: {name}: walloc {ours * 1e3:.2f} ms", flush=True)
