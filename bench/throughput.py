@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,16 @@ from walloc.evaluation import AUDIO_CODECS, av_round_trip, pillow_decode, pillow
 from walloc.media import find_media, read_audio, read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, device_slug, median_seconds, print_table, write_csv, write_results  # noqa: E402
+from common import (  # noqa: E402
+    device_name, device_slug, interleaved_seconds, median_ratio, print_table, write_csv, write_results)
 from reference_walloc import ReferenceUnavailable, load_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
 IMAGE_SETTINGS = {"JPEG": 75, "WebP": 75, "AVIF": 50}
 AUDIO_KBPS = 64
+REFERENCE = "reference walloc 1.2.1, width 768"
+OURS_AT_REFERENCE_WIDTH = "walloc, reference width 768"
 
 
 @dataclass
@@ -96,11 +100,11 @@ def image_cases(image: torch.Tensor, device: str, with_reference: bool) -> list[
     if with_reference:
         encode, decode, ours = reference_pair(device)
         torch.testing.assert_close(ours.decompress(ours.compress(x)), decode(encode(x)), atol=1e-4, rtol=0)
-        cases.append(Case("walloc, reference width 768", lambda: ours.compress(x), ours.decompress))
-        cases.append(Case("reference walloc 1.2.1, width 768", lambda: encode(x), decode))
+        cases.append(Case(OURS_AT_REFERENCE_WIDTH, lambda: ours.compress(x), ours.decompress))
+        cases.append(Case(REFERENCE, lambda: encode(x), decode))
         batch = x.expand(16, -1, -1, -1).contiguous()
-        cases.append(Case("walloc, reference width 768, batch of 16", lambda: ours.compress(batch), items=16))
-        cases.append(Case("reference walloc 1.2.1, width 768, batch of 16", lambda: encode(batch), items=16))
+        cases.append(Case(f"{OURS_AT_REFERENCE_WIDTH}, batch of 16", lambda: ours.compress(batch), items=16))
+        cases.append(Case(f"{REFERENCE}, batch of 16", lambda: encode(batch), items=16))
     if device == "cpu":
         for fmt, quality in IMAGE_SETTINGS.items():
             cases.append(Case(f"{fmt} q{quality} (Pillow)", lambda f=fmt, q=quality: pillow_encode(image, f, q),
@@ -127,20 +131,40 @@ WARMUP_S = 0.5
 
 
 def time_cases(cases: list[Case], units: float, repeats: int, device: str) -> list[dict]:
-    """Rows of median seconds per item (and ``units`` per second)."""
+    """Rows of median seconds per item (and ``units`` per second). The cases' encodes run side by side, one call
+    of each per round (:func:`interleaved_seconds`), then their decodes; a row keeps its encode times round by
+    round, so that :func:`reference_speedups` compares walloc and the reference within each round."""
+    encodes = interleaved_seconds({c.name: c.encode for c in cases}, repeats, device, WARMUP_S)
+    decoders = {c.name: (lambda c=c, data=c.encode(): c.decode(data))
+                for c in cases if c.decode is not None and not c.round_trip}
+    decodes = interleaved_seconds(decoders, max(1, repeats // 2), device)
     rows = []
     for case in cases:
-        encode_s = median_seconds(case.encode, repeats, device, WARMUP_S) / case.items
+        rounds = [t / case.items for t in encodes[case.name]]
+        encode_s = statistics.median(rounds)
         if case.round_trip:
             encode_s = decode_s = encode_s / 2
-        elif case.decode is None:
-            decode_s = float("nan")
+        elif case.name in decodes:
+            decode_s = statistics.median(decodes[case.name]) / case.items
         else:
-            data = case.encode()
-            decode_s = median_seconds(lambda: case.decode(data), max(1, repeats // 2), device) / case.items
+            decode_s = float("nan")
         rows.append({"codec": case.name, "encode_s": encode_s, "decode_s": decode_s,
-                     "encode_rate": units / encode_s, "decode_rate": units / decode_s})
+                     "encode_rate": units / encode_s, "decode_rate": units / decode_s, "encode_rounds_s": rounds})
     return rows
+
+
+def reference_speedups(rows: list[dict]) -> dict[str, float]:
+    """walloc's encode speed-up over the reference package on the same weights, per case (one image, batch of
+    16), as the median of round-by-round ratios."""
+    by_name = {r["codec"]: r for r in rows}
+    speedups = {}
+    for name, row in by_name.items():
+        if name.startswith(REFERENCE):
+            ours = by_name.get(name.replace(REFERENCE, OURS_AT_REFERENCE_WIDTH))
+            if ours is not None:
+                case = name.removeprefix(REFERENCE).removeprefix(", ") or "one image"
+                speedups[case] = median_ratio(row["encode_rounds_s"], ours["encode_rounds_s"])
+    return speedups
 
 
 def main() -> None:
@@ -158,7 +182,7 @@ def main() -> None:
     audio = audio.repeat(1, 3)[:, : 10 * rate]
     devices = args.devices
     all_threads = torch.get_num_threads()
-    results = []
+    results, speedups = [], []
     for device in devices:
         for threads in ([1, all_threads] if device == "cpu" else [all_threads]):
             torch.set_num_threads(threads)
@@ -169,22 +193,31 @@ def main() -> None:
                 print(f"reference skipped: {why}")
                 cases = image_cases(image, device, False)
             megapixels = image.shape[1] * image.shape[2] / 1e6
-            for row in time_cases(cases, megapixels, args.repeats, device):
-                results.append({"media": "image", "device": device, "threads": threads, **row})
-            for row in time_cases(audio_cases(audio, rate, device), audio.shape[1] / 1e6, args.repeats, device):
-                results.append({"media": "audio", "device": device, "threads": threads, **row})
+            image_rows = time_cases(cases, megapixels, args.repeats, device)
+            for case, speedup in reference_speedups(image_rows).items():
+                speedups.append({"device": device, "threads": threads, "case": case, "encode_speedup": speedup})
+            audio_rows = time_cases(audio_cases(audio, rate, device), audio.shape[1] / 1e6, args.repeats, device)
+            for media, rows in (("image", image_rows), ("audio", audio_rows)):
+                for row in rows:
+                    row.pop("encode_rounds_s")
+                    results.append({"media": media, "device": device, "threads": threads, **row})
     torch.set_num_threads(all_threads)
     name = f"throughput-{device_slug(devices[-1])}"
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out, name, results)
     write_results(args.out, name, {"device": [device_name(d) for d in devices], "image": list(image.shape),
-                                   "audio_samples": audio.shape[1], "rows": results})
+                                   "audio_samples": audio.shape[1], "rows": results,
+                                   "encode_speedup_vs_reference": speedups})
     plot(results, args.out / f"{name}.png")
     for media, unit in (("image", "MP/s"), ("audio", "Msamples/s")):
         print(f"\n{media}: end to end (tensor -> bytes -> tensor), medians, {device_name(devices[-1])}\n")
         print_table(["codec", "device", "threads", "encode s", f"encode {unit}", "decode s", f"decode {unit}"],
                     [[r["codec"], r["device"], str(r["threads"]), f"{r['encode_s']:.4f}", f"{r['encode_rate']:.2f}",
                       f"{r['decode_s']:.4f}", f"{r['decode_rate']:.2f}"] for r in results if r["media"] == media])
+    if speedups:
+        print("\nencode (image to bytes), walloc over the reference on the same weights, median of round-by-round "
+              "ratios: " + ", ".join(f"{s['case']} at {s['threads']} thread{'s' * (s['threads'] > 1)} "
+                                      f"{s['encode_speedup']:.1f}x" for s in speedups))
     print(f"\nwrote {args.out / name}.json, .csv, .png")
 
 
