@@ -137,6 +137,37 @@ def test_lanes_coded_in_halves_on_threads_give_the_one_pass_stream(n) -> None:
     assert streams[0] == streams[1] == streams[2]
 
 
+# Streams of steep tables (frequencies from 1 to nearly 2**16), in-range runs (the AVX-512 encoder's vector
+# groups), escapes (groups handed back to the scalar loop) and offsets at and past the vector path's +-2**30 limit,
+# at 1 and 2 threads. The digest is of the streams this coder has written since its format's version 1.
+_ISA_SCRIPT = """
+import hashlib, torch, walloc
+from walloc.entropy import quantize_pmf, rans_encode
+g = torch.Generator().manual_seed(5)
+h = hashlib.sha256()
+for rows, n, spread, offset in ((1, 70_000, 3, 0), (7, 2 * 65_536 + 17, 60, -9), (3, 999, 400, 2**30),
+                                (2, 5_000, 40, 2**30 + 1)):
+    # Steep random pmfs: frequencies from 1 (the quantiser's floor) to nearly 2**16, where the quotient is largest.
+    pmf = torch.rand(rows, 120, generator=g, dtype=torch.float64) ** 12
+    cdfs = quantize_pmf(pmf)
+    lengths = torch.full((rows,), cdfs.shape[1], dtype=torch.int32)
+    offsets = torch.full((rows,), offset, dtype=torch.int32)
+    indexes = torch.randint(0, rows, (n,), generator=g, dtype=torch.int32)
+    values = torch.randint(0, spread, (n,), generator=g) if spread < 119 else torch.randint(-spread, spread, (n,), generator=g)
+    symbols = (values + offset).clamp(-2**31, 2**31 - 1).to(torch.int32)
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        h.update(rans_encode(symbols, indexes, cdfs, lengths, offsets))
+print(walloc.build_info()["cpu_isa"], h.hexdigest())
+"""
+_ISA_DIGEST = "3332f24044c107c680d9d2d0c5d4ebaa7eee982285f6dcbbe1f0a9cd78231780"
+
+
+def test_every_cpu_instruction_set_writes_the_same_bytes(on_every_isa) -> None:
+    outputs = on_every_isa(_ISA_SCRIPT)
+    assert set(outputs.values()) == {_ISA_DIGEST}, outputs
+
+
 def test_bad_tables_and_arguments_raise_value_error() -> None:
     cdfs, lengths, offsets = laplace_tables([1.0])
     sym = torch.zeros(4, dtype=torch.int32)

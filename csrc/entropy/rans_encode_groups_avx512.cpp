@@ -1,0 +1,79 @@
+// See rans_encode_groups.h. Compiled for x86-64-v4 by pragma (after every include, as common/cpu_target.h
+// explains); rans_cpu.cpp calls it only where cpu_isa() is AVX-512.
+#include "rans_encode_groups.h"
+
+#include <immintrin.h>
+
+#define WALLOC_CPU_ISA avx512
+#define WALLOC_CPU_TARGET "arch=x86-64-v4"
+#include "../common/cpu_target.h"  // last: the target applies to what follows
+
+// GCC 12's AVX-512 headers start gathers and 256-bit extracts from a deliberately undefined vector, which
+// -Wmaybe-uninitialized reports inside the headers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace walloc {
+namespace rans {
+namespace avx512 {
+
+int64_t encode_groups(const int32_t* symbols, const int32_t* indexes, int64_t last, const GroupTables& t,
+                      uint32_t state[kLanes], uint16_t*& word) {
+  static_assert(kLanes == 16, "one lane per 32-bit element of a 512-bit vector");
+  const __m512i reversed = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  const __m512i total = _mm512_set1_epi32(int32_t(kTotal));
+  __m512i x = _mm512_loadu_si512(state);
+  uint16_t* out = word;
+  for (; last >= 0; last -= kLanes) {
+    const int64_t first = last - (kLanes - 1);
+    const __m512i row = _mm512_loadu_si512(indexes + first);
+    const __m512i symbol = _mm512_loadu_si512(symbols + first);
+    const __m256i row_low = _mm512_castsi512_si256(row), row_high = _mm512_extracti64x4_epi64(row, 1);
+    const __m512i pairs_low = _mm512_i32gather_epi64(row_low, t.offset_and_escape.data(), 8);
+    const __m512i pairs_high = _mm512_i32gather_epi64(row_high, t.offset_and_escape.data(), 8);
+    const __m512i offset = _mm512_permutex2var_epi32(pairs_low, evens, pairs_high);
+    const __m512i escape = _mm512_permutex2var_epi32(pairs_low, odds, pairs_high);
+    // In range: 0 <= symbol - offset < escape, one unsigned compare (offsets within +-2^30: no wrap-around).
+    const __m512i value = _mm512_sub_epi32(symbol, offset);
+    if (_mm512_cmpge_epu32_mask(value, escape) != 0) break;
+    const __m512i at = _mm512_add_epi32(_mm512_i32gather_epi32(row, t.row_start.data(), 4), value);
+    const __m256i at_low = _mm512_castsi512_si256(at), at_high = _mm512_extracti64x4_epi64(at, 1);
+    const __m512i cdf_low = _mm512_i32gather_epi64(at_low, t.cdfs, 4);  // (cdf[v], cdf[v + 1]) per lane
+    const __m512i cdf_high = _mm512_i32gather_epi64(at_high, t.cdfs, 4);
+    const __m512i start = _mm512_permutex2var_epi32(cdf_low, evens, cdf_high);
+    const __m512i freq = _mm512_sub_epi32(_mm512_permutex2var_epi32(cdf_low, odds, cdf_high), start);
+    if (_mm512_cmpeq_epi32_mask(freq, _mm512_setzero_si512()) != 0) break;
+    // Renormalise: lanes 15 down to 0 emit their low words in that order, as the scalar loop meets them.
+    const __m512i limit = _mm512_slli_epi32(freq, 16);
+    const __mmask16 emit = _mm512_cmpge_epu32_mask(x, limit);
+    const __m512i x_reversed = _mm512_permutexvar_epi32(reversed, x);
+    const __mmask16 emit_reversed = _mm512_cmpge_epu32_mask(x_reversed, _mm512_permutexvar_epi32(reversed, limit));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                        _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(emit_reversed, x_reversed)));
+    out += _mm_popcnt_u32(emit);
+    x = _mm512_mask_srli_epi32(x, emit, x, 16);
+    // q = floor(x / freq) as floor(x * r) with r = 1 / freq and the product both rounded up (AVX-512's rounding
+    // override): x / freq <= x * r <= x / freq + 2^-35 (x < 2^32, freq < 2^16), and a non-integer x / freq lies
+    // at least 2^-16 below the next integer, so the floor is exact, the scalar step's quotient. The reciprocal
+    // depends on the tables alone, so only the multiply lies on the states' chain from group to group.
+    constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512d r_low = _mm512_div_round_pd(one, _mm512_cvtepu32_pd(_mm512_castsi512_si256(freq)), kUp);
+    const __m512d r_high = _mm512_div_round_pd(one, _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(freq, 1)), kUp);
+    const __m512i kept = _mm512_add_epi32(x, start);
+    const __m256i q_low =
+        _mm512_cvttpd_epu32(_mm512_mul_round_pd(_mm512_cvtepu32_pd(_mm512_castsi512_si256(x)), r_low, kUp));
+    const __m256i q_high =
+        _mm512_cvttpd_epu32(_mm512_mul_round_pd(_mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(x, 1)), r_high, kUp));
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q_low), q_high, 1);
+    x = _mm512_add_epi32(kept, _mm512_mullo_epi32(q, _mm512_sub_epi32(total, freq)));  // (q << 16) + x % freq + start
+  }
+  _mm512_storeu_si512(state, x);
+  word = out;
+  return last;
+}
+
+}  // namespace avx512
+}  // namespace rans
+}  // namespace walloc
