@@ -1,7 +1,7 @@
 // CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
-// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. On AVX-512 CPUs
-// the encoder codes each group of 16 symbols in vector registers (rans_encode_groups.h); elsewhere it also codes
-// the two halves of a chunk's lanes on two threads when whole chunks would load the threads unevenly.
+// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. On AVX-512
+// CPUs the encoder codes each group of 16 symbols in vector registers (rans_encode_groups.h); elsewhere it also
+// codes the two halves of a chunk's lanes on two threads when whole chunks would load the threads unevenly.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -37,8 +37,8 @@ struct LaneWords {
 constexpr size_t kWordSlack = 8;
 
 // Encodes lanes [kFirst, kFirst + kCount) of symbols [0, n) of one chunk. Returns false if a symbol has zero
-// probability in its table. With `groups` (all 16 lanes on an AVX-512 CPU), whole groups go to the vector
-// encoder, which hands back to this loop a group it cannot code (an escape or a zero frequency).
+// probability in its table. With a `vector` encoder (all 16 lanes only), whole groups go to it, and it hands
+// back to this loop each group it cannot code (an escape or a zero frequency).
 //
 // One backward pass. The lane states stay in registers (the loop over a group of 16 symbols, one per lane, is
 // unrolled), renormalisation is branch-free (the low word is always written, the write position advances only
@@ -47,7 +47,7 @@ constexpr size_t kWordSlack = 8;
 // the next integer, far beyond the division's 2^-37 rounding error.
 template <int kFirst, int kCount>
 bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t,
-                  const GroupTables* groups, LaneWords& out) {
+                  const GroupEncoder* vector, LaneWords& out) {
   constexpr bool kSplit = kCount != kLanes;
   // At most one word per symbol of these lanes.
   out.words.resize(size_t((n + kLanes - 1) / kLanes * kCount) + kWordSlack);
@@ -89,11 +89,9 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
     if (kSplit) *group_words++ = uint8_t(word - group_start);
   }
   for (; i >= 0 && ok; i -= kLanes) {
-#if defined(WALLOC_X86_ISAS)
     if constexpr (!kSplit) {
-      if (groups != nullptr && (i = avx512::encode_groups(symbols, indexes, i, *groups, state, word)) < 0) break;
+      if (vector != nullptr && (i = vector->encode(symbols, indexes, i, state, word)) < 0) break;
     }
-#endif
     const uint16_t* group_start = word;
 #pragma GCC unroll 16
     for (int k = kCount - 1; k >= 0; --k) step(i - (kLanes - 1 - kFirst - k), state[k]);
@@ -155,18 +153,20 @@ struct GivenRows {
 
 }  // namespace
 
-GroupTables GroupTables::of(const Tables& t) {
-  GroupTables g;
-  if (t.count * t.stride >= (int64_t(1) << 31)) return g;
-  g.row_start.resize(size_t(t.count));
-  g.offset_and_escape.resize(size_t(t.count));
+GroupEncoder::GroupEncoder(const Tables& t) {
+#if defined(WALLOC_X86_ISAS)
+  if (cpu_isa() != Isa::Avx512 || t.count * t.stride >= (int64_t(1) << 31)) return;
   for (int64_t j = 0; j < t.count; ++j) {
-    if (t.offsets[j] < -(1 << 30) || t.offsets[j] > (1 << 30)) return GroupTables{};
-    g.row_start[size_t(j)] = int32_t(j * t.stride);
-    g.offset_and_escape[size_t(j)] = int64_t(uint32_t(t.offsets[j])) | int64_t(t.lengths[j] - 2) << 32;
+    if (t.offsets[j] < -(1 << 30) || t.offsets[j] > (1 << 30)) return;
+    tables_.row_start.push_back(int32_t(j * t.stride));
+    tables_.offset.push_back(t.offsets[j]);
+    tables_.escape.push_back(t.lengths[j] - 2);
   }
-  g.cdfs = t.cdfs;
-  return g;
+  tables_.cdfs = t.cdfs;
+  run_ = avx512::encode_groups;
+#else
+  (void)t;
+#endif
 }
 
 void validate(const Tables& t, const int32_t* indexes, int64_t n) {
@@ -221,9 +221,9 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
   // The vector encoder codes a chunk faster alone than two threads code its halves: whole chunks where it runs.
-  const GroupTables groups = cpu_isa() == Isa::Avx512 ? GroupTables::of(t) : GroupTables{};
-  const GroupTables* vector_groups = groups.empty() ? nullptr : &groups;
-  const int halves = vector_groups != nullptr ? 1 : lane_halves(n, threads);
+  const GroupEncoder group_encoder(t);
+  const GroupEncoder* vector = group_encoder.empty() ? nullptr : &group_encoder;
+  const int halves = vector != nullptr ? 1 : lane_halves(n, threads);
   std::vector<LaneWords> passes(static_cast<size_t>(chunks * halves));
   std::atomic<int64_t> bad_chunk{-1};
   parallel_for_with_scratch(chunks * halves, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t item) {
@@ -231,7 +231,7 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
     const int32_t* s = symbols + begin;
     const int32_t* x = indexes + begin;
     LaneWords& pass = passes[size_t(item)];
-    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, t, vector_groups, pass)
+    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, t, vector, pass)
                     : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2>(s, x, count, t, nullptr, pass)
                                          : encode_lanes<0, kLanes / 2>(s, x, count, t, nullptr, pass);
     if (!ok) bad_chunk = c;

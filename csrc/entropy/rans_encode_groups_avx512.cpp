@@ -29,11 +29,8 @@ int64_t encode_groups(const int32_t* symbols, const int32_t* indexes, int64_t la
     const int64_t first = last - (kLanes - 1);
     const __m512i row = _mm512_loadu_si512(indexes + first);
     const __m512i symbol = _mm512_loadu_si512(symbols + first);
-    const __m256i row_low = _mm512_castsi512_si256(row), row_high = _mm512_extracti64x4_epi64(row, 1);
-    const __m512i pairs_low = _mm512_i32gather_epi64(row_low, t.offset_and_escape.data(), 8);
-    const __m512i pairs_high = _mm512_i32gather_epi64(row_high, t.offset_and_escape.data(), 8);
-    const __m512i offset = _mm512_permutex2var_epi32(pairs_low, evens, pairs_high);
-    const __m512i escape = _mm512_permutex2var_epi32(pairs_low, odds, pairs_high);
+    const __m512i offset = _mm512_i32gather_epi32(row, t.offset.data(), 4);
+    const __m512i escape = _mm512_i32gather_epi32(row, t.escape.data(), 4);
     // In range: 0 <= symbol - offset < escape, one unsigned compare (offsets within +-2^30: no wrap-around).
     const __m512i value = _mm512_sub_epi32(symbol, offset);
     if (_mm512_cmpge_epu32_mask(value, escape) != 0) break;
