@@ -1,5 +1,5 @@
 // See rans_encode_groups.h. Compiled for x86-64-v4 by pragma (after every include, as common/cpu_target.h
-// explains); rans_cpu.cpp calls it only where cpu_isa() is AVX-512.
+// explains); GroupEncoder (rans_cpu.cpp) calls it only where cpu_isa() is AVX-512.
 #include "rans_encode_groups.h"
 
 #include <immintrin.h>
@@ -41,7 +41,8 @@ int64_t encode_groups(const int32_t* symbols, const int32_t* indexes, int64_t la
     const __m512i start = _mm512_permutex2var_epi32(cdf_low, evens, cdf_high);
     const __m512i freq = _mm512_sub_epi32(_mm512_permutex2var_epi32(cdf_low, odds, cdf_high), start);
     if (_mm512_cmpeq_epi32_mask(freq, _mm512_setzero_si512()) != 0) break;
-    // Renormalise: lanes 15 down to 0 emit their low words in that order, as the scalar loop meets them.
+    // Renormalise: lanes 15 down to 0 emit their low words in that order, as the scalar loop meets them. All 16
+    // words are stored: the word buffer has room for one word per symbol, and these symbols have not yet emitted.
     const __m512i limit = _mm512_slli_epi32(freq, 16);
     const __mmask16 emit = _mm512_cmpge_epu32_mask(x, limit);
     const __m512i x_reversed = _mm512_permutexvar_epi32(reversed, x);
