@@ -4,9 +4,9 @@ Same symbols and the same 16-bit tables for every coder: 12 channels of discreti
 12 x 128 x 192 = 294,912 symbols (the shape of the reference facts), one table per channel. End to end from
 tensors to bytes and back; the CPU coders side by side, one call of each per round, medians over rounds, and
 walloc's speed-up over constriction as the median of the round-by-round ratios (a shared VM's speed moves
-within seconds). CompressAI's coder takes Python lists: it is timed
-both with the list conversion (as its EntropyBottleneck pays it) and on ready lists (its C++ loop alone).
-constriction codes each channel's symbols with that channel's table (its fast array path).
+within seconds). CompressAI's coder takes Python lists: it is timed both with the list conversion (as its
+EntropyBottleneck pays it) and on ready lists (its C++ loop alone). constriction codes each channel's symbols
+with that channel's table (its fast array path).
 
     python bench/entropy.py [--repeats 7] [--out bench/results]
 
