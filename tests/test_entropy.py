@@ -139,7 +139,7 @@ def test_lanes_coded_in_halves_on_threads_give_the_one_pass_stream(n) -> None:
 
 # Streams of steep tables (frequencies from 1 to nearly 2**16), in-range runs (the AVX-512 encoder's vector
 # groups), escapes (groups handed back to the scalar loop) and offsets at and past the vector path's +-2**30 limit,
-# at 1 and 2 threads. The digest is of the streams this coder has written since its format's version 1.
+# at 1 and 2 threads. The digest is of the streams the scalar-only encoder before the vector one wrote.
 _ISA_SCRIPT = """
 import hashlib, torch, walloc
 from walloc.entropy import quantize_pmf, rans_encode
@@ -153,7 +153,8 @@ for rows, n, spread, offset in ((1, 70_000, 3, 0), (7, 2 * 65_536 + 17, 60, -9),
     lengths = torch.full((rows,), cdfs.shape[1], dtype=torch.int32)
     offsets = torch.full((rows,), offset, dtype=torch.int32)
     indexes = torch.randint(0, rows, (n,), generator=g, dtype=torch.int32)
-    values = torch.randint(0, spread, (n,), generator=g) if spread < 119 else torch.randint(-spread, spread, (n,), generator=g)
+    low = 0 if spread < 119 else -spread  # wide spreads escape
+    values = torch.randint(low, spread, (n,), generator=g)
     symbols = (values + offset).clamp(-2**31, 2**31 - 1).to(torch.int32)
     for threads in (1, 2):
         torch.set_num_threads(threads)
