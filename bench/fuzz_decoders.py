@@ -28,6 +28,7 @@ import torch
 
 import walloc
 from walloc import bitstream, video
+from walloc.codec.wavelet import MAX_QUALITY
 from walloc.entropy import compress_symbols, decompress_symbols, quantize_pmf, rans_decode, rans_encode
 from walloc.entropy.predictive import compress_planes, decompress_planes
 from walloc.entropy.rans import stream_symbol_count
@@ -58,7 +59,7 @@ def seeds() -> list[bytes]:
     out += [music2latent2_codec().compress(torch.randn(1, c, 9000, generator=gen).clamp(-1, 1) * 0.3, bits=b)
             for c, b in ((2, 6), (3, 8))]
     image = torch.rand(1, 3, 24, 40, generator=gen)
-    out += [wavelet_image_codec().compress(image, quality=q) for q in (8, 3.5)]
+    out += [wavelet_image_codec().compress(image, quality=q) for q in (8, 3.5, 9.5)]  # 9.5: 9-bit levels
     return out
 
 
@@ -70,7 +71,9 @@ def wavelet_image_codec():
     from walloc.models import WallocImageModel
 
     torch.manual_seed(0)
-    return ImageCodec("fuzz-walloc", WallocImageModel(J=2, Nd=32, latent_dim=4, attention=False))
+    codec = ImageCodec("fuzz-walloc", WallocImageModel(J=2, Nd=32, latent_dim=4, attention=False))
+    codec.max_quality = MAX_QUALITY  # its scale's whole range, finer steps than the integers included
+    return codec
 
 
 @functools.lru_cache(maxsize=1)

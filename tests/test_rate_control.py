@@ -1,6 +1,8 @@
 """The WaLLoC codecs' quality scale and target rates: streams at any quality decode to exactly the decoder's
 output on their quantized latents, the step travels in the stream, and a target rate is met with real bytes."""
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ from PIL import Image
 
 import walloc
 from walloc import BitstreamError, bitstream
-from walloc.codec.wavelet import MAX_QUALITY, MIN_QUALITY, STEP_UNIT, quality_step, step_quality
+from walloc.codec.wavelet import DEFAULT_QUALITY, MAX_QUALITY, MIN_QUALITY, STEP_UNIT, quality_step, step_quality
 from walloc.media import read_audio
 
 SAMPLES = Path(__file__).parents[1] / "samples"
@@ -29,14 +31,57 @@ def _with_meta(data: bytes, **changes) -> bytes:
 
 
 def test_the_scale_is_the_documented_steps():
-    assert quality_step(MAX_QUALITY) == STEP_UNIT  # the default rounds to integers
-    assert [quality_step(q) for q in (8, 6, 4, 2)] == [64, 128, 256, 512]  # two levels: twice the step
-    assert quality_step(MIN_QUALITY) == round(64 * 2**3.5)
-    for q in (1, 2.5, 7.25, 8):
+    assert quality_step(DEFAULT_QUALITY) == STEP_UNIT  # the default rounds to integers
+    assert [quality_step(q) for q in (10, 8, 6, 4, 2)] == [32, 64, 128, 256, 512]  # two levels: twice the step
+    assert quality_step(MIN_QUALITY) == round(64 * 2**3.5) and quality_step(MAX_QUALITY) == 32
+    for q in (1, 2.5, 7.25, 8, 9.5):
         assert abs(step_quality(quality_step(q)) - q) < 0.02
-    for bad in (0.5, 8.5, float("nan"), "8"):
+    for bad in (0.5, 10.5, float("nan"), "8"):
         with pytest.raises(ValueError, match="quality"):
             quality_step(bad)
+    with pytest.raises(ValueError, match=r"quality must be a number in \[1, 8\]"):
+        quality_step(9, top=8)
+
+
+def _crop():
+    return torch.from_numpy(np.array(Image.open(SAMPLES / "chelsea.png").convert("RGB"))[100:196, 150:278]).permute(
+        2, 0, 1)
+
+
+@pytest.mark.parametrize("quality", [10, 9.5, 9])
+def test_qualities_above_the_default_quantize_finer_than_integers(quality):
+    """rgb-4x's scale goes to 10: half-unit steps, whose levels take 9-bit symbols; the stream is still the
+    decoder's output on exactly those latents."""
+    codec = walloc.load("rgb-4x")
+    assert codec.max_quality == MAX_QUALITY
+    crop = _crop()
+    data = codec.compress(crop, quality=quality)
+    step = quality_step(quality) / STEP_UNIT
+    latents = codec.encode(crop)
+    expected = torch.round(latents * STEP_UNIT / quality_step(quality)) * step
+    assert torch.equal(codec.quantized_latents(data), expected)
+    assert bitstream.unpack(bitstream.unpack(data).streams[0]).meta["bits"] == 9
+    assert torch.equal(codec.decompress(data), codec.decode(expected, size=crop.shape[-2:]))
+    default = codec.compress(crop)
+    assert len(data) > len(default)
+    errors = [(codec.decompress(d)[0] - crop / 255).square().mean() for d in (data, default)]
+    assert errors[0] < errors[1]
+
+
+def test_a_codec_tops_its_scale_at_its_max_quality(codec_path, tmp_path):
+    codec = walloc.load("rgb-16x")
+    assert codec.max_quality == DEFAULT_QUALITY  # its decoder gains ~0.1 dB past the integers: not offered
+    with pytest.raises(ValueError, match=r"quality must be a number in \[1, 8\], got 9"):
+        codec.compress(_crop(), quality=9)
+    with pytest.raises(ValueError, match=r"in \[1, 8\]"):
+        codec.quantize(codec.encode(_crop()), 9)
+    folder = tmp_path / "bad"
+    shutil.copytree(codec_path / "tiny-image-0", folder)
+    for bad in (7, 10.5, "10", True):
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "max_quality": bad}))
+        with pytest.raises(ValueError, match="max_quality must be a number in"):
+            walloc.load(folder)
 
 
 @pytest.mark.parametrize("quality", [8, 6.5, 3, 1])
@@ -84,17 +129,27 @@ def test_lower_quality_makes_smaller_streams_of_a_real_photo():
 def test_target_bpp_is_met_with_real_bytes_and_close():
     codec = walloc.load("rgb-16x")
     photo = torch.from_numpy(np.array(Image.open(SAMPLES / "chelsea.png").convert("RGB"))).permute(2, 0, 1)
-    low, high = (codec.rate(codec.compress(photo, quality=q))["bpp"] for q in (MIN_QUALITY, MAX_QUALITY))
+    low, high = (codec.rate(codec.compress(photo, quality=q))["bpp"] for q in (MIN_QUALITY, codec.max_quality))
     for target in np.linspace(low * 1.05, high * 0.95, 4):
         data = codec.compress(photo, bpp=float(target))
         bpp = codec.rate(data)["bpp"]
         assert bpp <= target and bpp > 0.9 * target
         assert torch.equal(codec.decompress(data), codec.decode(codec.quantized_latents(data), size=photo.shape[-2:]))
-    assert codec.compress(photo, bpp=high * 2) == codec.compress(photo)  # within reach at the highest quality
+    assert codec.compress(photo, bpp=high * 2) == codec.compress(photo)  # within reach at its highest quality
     with pytest.raises(ValueError, match="below this codec's range"):
         codec.compress(photo, bpp=low / 2)
     with pytest.raises(ValueError, match="not both"):
         codec.compress(photo, quality=4, bpp=0.3)
+
+
+def test_a_target_past_the_default_rate_takes_a_finer_step():
+    codec = walloc.load("rgb-4x")
+    crop = _crop()
+    rates = [codec.rate(codec.compress(crop, quality=q))["bpp"] for q in (DEFAULT_QUALITY, MAX_QUALITY)]
+    target = (rates[0] + rates[1]) / 2
+    data = codec.compress(crop, bpp=target)
+    assert 8 < codec.rate(data)["quality"] < 10 and 0.9 * target < codec.rate(data)["bpp"] <= target
+    assert codec.compress(crop, bpp=2 * rates[1]) == codec.compress(crop, quality=MAX_QUALITY)
 
 
 def test_target_kbps_is_met():
@@ -107,7 +162,7 @@ def test_target_kbps_is_met():
         codec.compress(audio, rate, kbps=0.01)
 
 
-@pytest.mark.parametrize("step", [0, 63, -64, 1 << 20, 96.0, "96", True, None])
+@pytest.mark.parametrize("step", [0, 31, -64, 1 << 20, 96.0, "96", True, None])
 def test_corrupt_quantizer_steps_raise(codec_path, step):
     codec = walloc.load("tiny-image-0")
     data = _with_meta(codec.compress(_image(), quality=3), latent_step=step)
@@ -133,3 +188,13 @@ def test_cli_quality_and_target_rates(codec_path, tmp_path, capsys):
     assert "--bpp sets the rate of image files" in capsys.readouterr().err
     assert main(["compress", str(photo), str(tmp_path / "b.wlc"), "--bpp", "0.001"]) == 1
     assert "below this codec's range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quality, step", [(3, 63), (9, 96)])
+def test_a_step_whose_levels_need_other_symbol_widths_raises(codec_path, quality, step):
+    """Steps below the latents' unit need 9-bit symbols, the others 8: a header whose step disagrees with its
+    latent stream's width is corrupt (it would shift every latent)."""
+    codec = walloc.load("rgb-4x" if quality > 8 else "tiny-image-0")
+    data = _with_meta(codec.compress(_crop() if quality > 8 else _image(), quality=quality), latent_step=step)
+    with pytest.raises(BitstreamError, match="bit latent symbols for a quantizer step"):
+        codec.decompress(data)

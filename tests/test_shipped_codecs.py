@@ -92,6 +92,16 @@ def test_a_stream_from_another_machine_decodes_to_the_same_image():
     assert len(streams[0]) < 0.95 * len(streams[1])
 
 
+def test_a_quality_10_stream_from_another_machine_decodes_to_the_same_image():
+    """``rgb4x-crop-quality10.wlc``: rgb-4x at quality 10 (half-unit steps, 9-bit latent symbols), written by
+    tests/data/make_golden_streams.py; pixels within one level, as above."""
+    data = (DATA / "rgb4x-crop-quality10.wlc").read_bytes()
+    expected = read_image(DATA / "rgb4x-crop-quality10-decoded.png").float()
+    assert walloc.ImageCodec.rate(data)["quality"] == 10
+    difference = ((walloc.decompress(data)[0] * 255).round() - expected).abs()
+    assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
+
+
 @pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
 def test_streams_cross_between_cpu_and_cuda():
     """A stream written on either device decodes on the other: the latents are identical integers; pixels

@@ -85,7 +85,8 @@ def _codecs(args: argparse.Namespace) -> None:
     for name, folder in folders.items():
         config = json.loads((folder / "config.json").read_text())
         shape = " ".join(f"{k}={v}" for k, v in config["model"].items() if isinstance(v, (int, float)))
-        print(f"{name:14s} {config['kind']:12s} {shape}  ({folder})")
+        top = f" max_quality={config['max_quality']:g}" if "max_quality" in config else ""
+        print(f"{name:14s} {config['kind']:12s} {shape}{top}  ({folder})")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -183,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    f"{DEFAULT_CODECS['audio']} for audio); video: {DEFAULT_CODECS['video']} "
                                    f"(default) or nerv")
     rate = p.add_argument_group("rate (WaLLoC codecs)")
-    rate.add_argument("--quality", type=float, help="latent quantizer quality, 1 (smallest) to 8 (default)")
+    rate.add_argument("--quality", type=float, help="latent quantizer quality: 1 (smallest) to the codec's max_quality "
+                      "(8, or what `walloc codecs` lists); default 8")
     rate.add_argument("--bpp", type=float, help="images: the highest quality within this many bits per pixel")
     rate.add_argument("--kbps", type=float, help="audio: the highest quality within this many kilobits a second")
     video = p.add_argument_group("video (NeRV / NeRV++)")

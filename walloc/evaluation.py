@@ -24,8 +24,9 @@ PILLOW_OPTIONS = {"JPEG": {"subsampling": "4:2:0"}, "WebP": {"method": 4}, "AVIF
 IMAGE_QUALITIES = {"JPEG": [10, 20, 30, 50, 70, 85, 95], "WebP": [10, 25, 50, 70, 85, 95],
                    "AVIF": [10, 25, 40, 55, 70, 85]}
 QUICK_IMAGE_QUALITIES = {"JPEG": [20, 50, 85], "WebP": [25, 70, 95], "AVIF": [25, 55, 85]}
-# the whole levels of the walloc codecs' quality scale (walloc.codec.wavelet), each a point of their curves
-WALLOC_QUALITIES = [8, 7, 6, 5, 4, 3, 2, 1]
+# the whole levels of the walloc codecs' quality scale (walloc.codec.wavelet), each a point of their curves up to
+# the codec's own top
+WALLOC_QUALITIES = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
 # name: (FFmpeg encoder, container, encoder sample rate, bitrates in kbps)
 AUDIO_CODECS = {"Opus": ("libopus", "ogg", 48000, [16, 24, 32, 48, 64, 96]),
                 "MP3": ("libmp3lame", "mp3", 44100, [32, 48, 64, 96, 128]),
@@ -57,9 +58,11 @@ def image_quality(image: Tensor, decoded: Tensor, nbytes: int) -> dict:
 
 
 def codec_settings(codec, qualities: list[float]) -> list[float | None]:
-    """What a walloc codec is swept over: ``qualities`` where its ``compress`` takes a quality, else its one
-    operating point (None)."""
-    return list(qualities) if "quality" in inspect.signature(codec.compress).parameters else [None]
+    """What a walloc codec is swept over: ``qualities`` up to its ``max_quality`` where its ``compress`` takes a
+    quality, else its one operating point (None)."""
+    if "quality" not in inspect.signature(codec.compress).parameters:
+        return [None]
+    return [q for q in qualities if q <= codec.max_quality]
 
 
 def compress_at(codec, media, quality: float | None, **options) -> bytes:

@@ -1,8 +1,15 @@
 """Writes the cross-machine fixtures of tests/test_shipped_codecs.py: a 96x128 crop of samples/chelsea.png
-compressed with rgb-16x, and its decoded image. Run from the repository root after retraining rgb-16x.
+compressed with a shipped codec, and its decoded image. Run from the repository root with the codec to write
+after retraining it (``python tests/data/make_golden_streams.py rgb-16x``):
+
+- rgb-16x at the default quality: ``rgb16x-crop.wlc``, ``rgb16x-crop-decoded.png``;
+- rgb-4x at quality 10 (a step of half a latent unit, 9-bit symbols): ``rgb4x-crop-quality10.wlc``,
+  ``rgb4x-crop-quality10-decoded.png``.
+
 (rgb16x-crop-histogram-coder.wlc, the same crop from before the predictive latent coder, is kept as it is: old
 streams must keep decoding.)"""
 
+import sys
 from pathlib import Path
 
 import walloc
@@ -10,10 +17,13 @@ from walloc.media import read_image, write_image
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
+FIXTURES = {"rgb-16x": ("rgb16x-crop", {}), "rgb-4x": ("rgb4x-crop-quality10", {"quality": 10})}
 
-codec = walloc.load("rgb-16x")
+name = sys.argv[1] if len(sys.argv) == 2 else sys.exit(f"usage: make_golden_streams.py {{{','.join(FIXTURES)}}}")
+stem, options = FIXTURES[name]
+codec = walloc.load(name)
 crop = read_image(ROOT / "samples" / "chelsea.png")[:, 100:196, 150:278]
-data = codec.compress(crop)
-(OUT / "rgb16x-crop.wlc").write_bytes(data)
-write_image(codec.decompress(data)[0], OUT / "rgb16x-crop-decoded.png")
-print(f"{len(data)} bytes")
+data = codec.compress(crop, **options)
+(OUT / f"{stem}.wlc").write_bytes(data)
+write_image(codec.decompress(data)[0], OUT / f"{stem}-decoded.png")
+print(f"{stem}.wlc: {len(data)} bytes")

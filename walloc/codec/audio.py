@@ -204,9 +204,9 @@ class AudioCodec(AudioInput, WallocCodec):
     def compress(self, audio: Tensor, sample_rate: int | None = None, quality: float | None = None,
                  kbps: float | None = None) -> bytes:
         """A walloc bitstream of the audio (quantized latents, coded by the predictive latent coder).
-        ``quality`` in [1, 8] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`); ``kbps``
-        instead asks for the highest quality whose stream takes at most that many kilobits a second of audio,
-        and raises ValueError when even quality 1 takes more."""
+        ``quality`` in [1, ``max_quality``] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`);
+        ``kbps`` instead asks for the highest quality whose stream takes at most that many kilobits a second of
+        audio, and raises ValueError when even quality 1 takes more."""
         x, conversion = self._to_codec_rate(self.as_batch(audio), sample_rate)
         meta = {"channels": x.shape[1], "length": x.shape[-1], "sample_rate": self.sample_rate, **conversion}
         return self._pack_latents(self.encode(x), meta, None, quality, None if kbps is None else ("kbps", kbps))

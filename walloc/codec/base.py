@@ -149,9 +149,9 @@ class TrainedCodec(Codec):
             meta["extras"] = list(extras)
         return bitstream.pack(self.container_id, meta, [latent_stream, *(extras or {}).values()])
 
-    def _unpack_symbols(self, data: bytes) -> tuple[dict, Tensor, dict[str, bytes]]:
-        """(header, int32 symbols, extra streams by name) of a stream this codec wrote; BitstreamError for
-        anything else."""
+    def _unpack_symbols(self, data: bytes) -> tuple[dict, Tensor, int, dict[str, bytes]]:
+        """(header, int32 symbols, their width in bits, extra streams by name) of a stream this codec wrote;
+        BitstreamError for anything else."""
         container = self.unpack(data)
         meta = container.meta
         if meta.get("fingerprint") != self.fingerprint:
@@ -165,7 +165,7 @@ class TrainedCodec(Codec):
             raise BitstreamError(f"corrupt {self.container_id} stream: its streams are not a latent stream and "
                                  f"{', '.join(sorted(self.extra_streams)) or 'nothing else'}")
         extras = dict(zip(names, container.streams[1:]))
-        return meta, decompress_latent_stream(container.streams[0]), extras
+        return meta, *decompress_latent_stream(container.streams[0]), extras
 
 
 @contextlib.contextmanager
@@ -187,13 +187,16 @@ def exact_float32(device: torch.device) -> Iterator[None]:
             torch.backends.cuda.matmul.allow_tf32 = previous
 
 
-def decompress_latent_stream(data: bytes) -> Tensor:
-    """The symbols of a codec stream's latent stream: predictive (written now) or adaptive-histogram (written
-    by walloc before the predictive coder; still read)."""
-    coder = bitstream.unpack(data).container_id
-    if coder == adaptive.CONTAINER_ID:
-        return adaptive.decompress_symbols(data)
-    return predictive.decompress_planes(data)
+def decompress_latent_stream(data: bytes) -> tuple[Tensor, int]:
+    """(symbols, their width in bits) of a codec stream's latent stream: predictive (written now) or
+    adaptive-histogram (written by walloc before the predictive coder; still read). Both decoders check the
+    width in the header."""
+    container = bitstream.unpack(data)
+    if container.container_id == adaptive.CONTAINER_ID:
+        symbols = adaptive.decompress_symbols(data)
+    else:
+        symbols = predictive.decompress_planes(data)
+    return symbols, int(container.meta["bits"])
 
 
 def latent_stream_shape(container: bitstream.Container) -> list[int] | None:

@@ -135,10 +135,10 @@ class ConsistencyCodec(AudioInput, TrainedCodec):
 
     def _unpack_quantized(self, data: bytes) -> tuple[dict, Tensor]:
         """(header, int32 quantized latents (N, items, *latent_shape, L) in [-levels, levels])."""
-        meta, symbols, _ = self._unpack_symbols(data)
+        meta, symbols, symbol_bits, _ = self._unpack_symbols(data)
         channels, length, bits = meta.get("channels"), meta.get("length"), meta.get("bits")
         if (not all(isinstance(v, int) and not isinstance(v, bool) for v in (channels, length, bits))
-                or not 1 <= channels <= 1 << 16 or length < 1 or not 2 <= bits <= 12):
+                or not 1 <= channels <= 1 << 16 or length < 1 or not 2 <= bits <= 12 or symbol_bits != bits):
             raise BitstreamError(f"corrupt {self.container_id} stream: bad channel count, length or bits")
         planes_per_item = math.prod(self.latent_shape[:-1]) * self.latent_items(channels)
         if (symbols.dim() != 3 or symbols.shape[0] % planes_per_item or symbols.shape[0] == 0

@@ -133,9 +133,9 @@ class ImageCodec(WallocCodec):
         coder); grey images are coded as colour and returned grey; an alpha channel travels beside the latents,
         losslessly at the input's bit depth (8, or 16 for 16-bit Pictures); so does a Picture's ICC profile.
 
-        ``quality`` in [1, 8] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`); ``bpp``
-        instead asks for the highest quality whose stream (all of its bytes) takes at most that many bits per
-        pixel, and raises ValueError when even quality 1 takes more."""
+        ``quality`` in [1, ``max_quality``] (default 8) sets the latent quantizer (:mod:`walloc.codec.wavelet`);
+        ``bpp`` instead asks for the highest quality whose stream (all of its bytes) takes at most that many bits
+        per pixel, and raises ValueError when even quality 1 takes more."""
         media = self._media(images)
         with torch.no_grad():
             latents = self._encode_rgb(media.rgb())

@@ -29,6 +29,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from ..codec.wavelet import MAX_QUALITY, MIN_QUALITY
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -74,9 +76,10 @@ class TrainConfig:
             raise ValueError(f"precision must be float32 or bfloat16; got {self.precision!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
-        if self.qualities is not None and (len(self.qualities) != 2
-                                           or not 1 <= self.qualities[0] <= self.qualities[1] <= 8):
-            raise ValueError(f"qualities must be [low, high] with 1 <= low <= high <= 8; got {self.qualities!r}")
+        if self.qualities is not None and (len(self.qualities) != 2 or not MIN_QUALITY <= self.qualities[0]
+                                           <= self.qualities[1] <= MAX_QUALITY):
+            raise ValueError(f"qualities must be [low, high] with {MIN_QUALITY:g} <= low <= high <= "
+                             f"{MAX_QUALITY:g}; got {self.qualities!r}")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
