@@ -19,7 +19,7 @@ import torch
 
 import walloc
 from walloc import evaluation, metrics
-from walloc.codec.wavelet import MAX_QUALITY, MIN_QUALITY
+from walloc.codec.wavelet import DEFAULT_QUALITY, MIN_QUALITY
 from walloc.media import find_media, read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,7 +43,7 @@ def main() -> None:
     curve = evaluation.curves(rows, "bpp")
     at = {name: {p["setting"]: p for p in points} for name, points in curve.items()}
     change = {f"psnr_change_at_quality_{q:g}_db": at[tuned.name][q]["psnr_db"] - at[base.name][q]["psnr_db"]
-              for q in (MAX_QUALITY, MIN_QUALITY)}
+              for q in (DEFAULT_QUALITY, MIN_QUALITY)}
     a, b = curve[base.name], curve[tuned.name]
     bd = {"bd_rate_pct": metrics.bd_rate([p["bpp"] for p in a], [p["psnr_db"] for p in a],
                                          [p["bpp"] for p in b], [p["psnr_db"] for p in b]),
