@@ -50,3 +50,18 @@ def test_a_family_curve_keeps_the_points_no_member_beats():
              "high": [{"bpp": 0.5, "psnr_db": 29.0}, {"bpp": 1.0, "psnr_db": 32.0}, {"bpp": 0.4, "psnr_db": 26.0}]}
     front = evaluation.family_curve(curve, ["low", "high"], "bpp")
     assert [(p["codec"], p["bpp"]) for p in front] == [("low", 0.1), ("low", 0.3), ("high", 0.5), ("high", 1.0)]
+
+
+def test_a_familys_ms_ssim_deltas_use_its_front_by_ms_ssim():
+    """A member better in PSNR but worse in MS-SSIM at a rate joins the PSNR front only."""
+    def rows(codec, points):
+        return [{"item": "x", "codec": codec, "setting": i, "bpp": b, "psnr_db": p, "ms_ssim": m}
+                for i, (b, p, m) in enumerate(points)]
+    table = (rows("low", [(0.1, 25.0, 0.90), (0.3, 27.0, 0.95)]) + rows("high", [(0.25, 27.5, 0.89), (1.0, 32.0, 0.98)])
+             + rows("JPEG", [(0.1, 24.0, 0.85), (0.5, 28.0, 0.93), (1.2, 31.0, 0.97)]))
+    _, summary = evaluation.image_report(table, {"family": ["low", "high"]})
+    assert [p["bpp"] for p in summary["curves"]["family"]] == [0.1, 0.25, 1.0]
+    assert [p["bpp"] for p in summary["ms_ssim_curves"]["family"]] == [0.1, 0.3, 1.0]
+    front = summary["ms_ssim_curves"]["family"]
+    expected = evaluation.deltas_against({"JPEG": summary["curves"]["JPEG"], "family": front}, "JPEG", "bpp", "ms_ssim")
+    assert summary["vs_jpeg"]["ms_ssim"]["family"] == expected["family"]

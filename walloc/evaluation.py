@@ -201,17 +201,19 @@ def deltas_against(curve: dict[str, list[dict]], anchor: str, rate_key: str, qua
 
 
 def plot_curves(curve: dict[str, list[dict]], path, rate_key: str, panels: list[tuple[str, str]], rate_label: str,
-                title: str = "", max_rate: float | None = None) -> None:
-    """One panel per (metric key, label): a line per codec (a star for one-point codecs)."""
+                title: str = "", max_rate: float | None = None,
+                panel_curves: dict[str, dict[str, list[dict]]] | None = None) -> None:
+    """One panel per (metric key, label): a line per codec (a star for one-point codecs); ``panel_curves``
+    (metric key: {name: points}) replaces some codecs' points in that metric's panel (a family's front by it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for name, points in curve.items():
-        style = {"marker": "*", "markersize": 15, "linestyle": "none"} if len(points) == 1 else {"marker": "o"}
-        for ax, (key, _) in zip(axes[0], panels):
+    for ax, (key, _) in zip(axes[0], panels):
+        for name, points in {**curve, **(panel_curves or {}).get(key, {})}.items():
+            style = {"marker": "*", "markersize": 15, "linestyle": "none"} if len(points) == 1 else {"marker": "o"}
             ax.plot([p[rate_key] for p in points], [p[key] for p in points], label=name, **style)
     for ax, (_, label) in zip(axes[0], panels):
         ax.set(xlabel=rate_label, ylabel=label, title=title)
@@ -236,12 +238,15 @@ def _setting_label(codec: str, setting) -> str:
 
 
 def _deltas(curve: dict[str, list[dict]], anchors: list[str], rate_key: str,
-            metrics_: list[tuple[str, str, str]]) -> tuple[str, dict]:
+            metrics_: list[tuple[str, str, str]],
+            metric_curves: dict[str, dict[str, list[dict]]] | None = None) -> tuple[str, dict]:
     """(markdown, {"vs_<anchor>": {metric key: deltas_against(...)}}) against each anchor present, for each
-    (metric key, label, unit) of ``metrics_``."""
+    (metric key, label, unit) of ``metrics_``; ``metric_curves`` (metric key: {name: points}) replaces some
+    curves for that metric."""
     text, out = "", {}
     for anchor in (a for a in anchors if a in curve):
-        per_metric = {key: deltas_against(curve, anchor, rate_key, key) for key, _, _ in metrics_}
+        per_metric = {key: deltas_against({**curve, **(metric_curves or {}).get(key, {})}, anchor, rate_key, key)
+                      for key, _, _ in metrics_}
         out[f"vs_{anchor.lower()}"] = per_metric
         header = ["codec"]
         for _, label, unit in metrics_:
@@ -268,18 +273,20 @@ def family_curve(curve: dict[str, list[dict]], members: list[str], rate_key: str
 
 
 def image_report(rows: list[dict], families: dict[str, list[str]] | None = None) -> tuple[str, dict]:
-    """(markdown tables, {"curves", "vs_jpeg", "vs_webp", "vs_avif"}) of image rate-distortion rows; each
-    "vs_" entry holds deltas in PSNR and in MS-SSIM. ``families`` (name: member codecs) add each family's
-    curve (:func:`family_curve`, by PSNR) to the curves compared."""
+    """(markdown tables, {"curves", "ms_ssim_curves", "vs_jpeg", "vs_webp", "vs_avif"}) of image rate-distortion
+    rows; each "vs_" entry holds deltas in PSNR and in MS-SSIM. ``families`` (name: member codecs) add each
+    family's curve (:func:`family_curve`): its front by PSNR in "curves", by MS-SSIM in "ms_ssim_curves"; each
+    metric's deltas use that metric's front."""
     curve = curves(rows, "bpp")
+    by_ms_ssim = {name: family_curve(curve, members, "bpp", "ms_ssim") for name, members in (families or {}).items()}
     for name, members in (families or {}).items():
         curve[name] = family_curve(curve, members, "bpp")
     text = markdown_table(["codec", "setting", "bpp", "PSNR (dB)", "MS-SSIM"],
                           [[n, _setting_label(n, p["setting"]), f"{p['bpp']:.3f}", f"{p['psnr_db']:.2f}",
                             f"{p['ms_ssim']:.4f}"] for n, pts in curve.items() for p in pts])
     deltas, summary = _deltas(curve, ["JPEG", "WebP", "AVIF"], "bpp",
-                              [("psnr_db", "PSNR", "dB"), ("ms_ssim", "MS-SSIM", "")])
-    return text + deltas, {"curves": curve, **summary}
+                              [("psnr_db", "PSNR", "dB"), ("ms_ssim", "MS-SSIM", "")], {"ms_ssim": by_ms_ssim})
+    return text + deltas, {"curves": curve, "ms_ssim_curves": by_ms_ssim, **summary}
 
 
 def audio_report(rows: list[dict]) -> tuple[str, dict]:
