@@ -257,3 +257,34 @@ def test_int16_audio_codes_as_its_float_samples(codec_path, tmp_path):
     as_int, _ = read_audio(path, int16=True)
     as_float, _ = read_audio(path)
     assert as_int.dtype == torch.int16 and torch.equal(as_int, samples) and torch.equal(as_float, samples / 32768)
+
+
+def test_streams_of_earlier_weights_keep_decoding_after_an_update(codec_path, tmp_path, monkeypatch):
+    """A codec folder whose weights are updated keeps the old ones as earlier/<fingerprint>.safetensors: streams
+    written before decode with them, exactly as before; new streams with the new weights."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "codecs" / "tiny-image-0"
+    shutil.copytree(codec_path / "tiny-image-0", folder)
+    monkeypatch.setenv("WALLOC_CODECS_PATH", str(tmp_path / "codecs"))
+    old = walloc.load("tiny-image-0")
+    x = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(3))
+    old_stream = old.compress(x)
+    old_out = old.decompress(old_stream)
+    (folder / "earlier").mkdir()
+    shutil.copy(folder / "weights.safetensors", folder / "earlier" / f"{old.fingerprint}.safetensors")
+    updated = {k: v + 0.01 if k.startswith("decoder") else v for k, v in old.model.state_dict().items()}
+    save_file({k: v.contiguous() for k, v in updated.items()}, str(folder / "weights.safetensors"))
+    new = walloc.load("tiny-image-0")
+    assert new.fingerprint != old.fingerprint
+    assert torch.equal(walloc.decompress(old_stream), old_out)
+    new_stream = new.compress(x)
+    assert torch.equal(walloc.decompress(new_stream), new.decompress(new_stream))
+    assert not torch.equal(walloc.decompress(new_stream), old_out)
+    with pytest.raises(BitstreamError, match="load that codec"):  # the updated codec itself has other weights
+        new.decompress(old_stream)
+    shutil.copy(folder / "weights.safetensors", folder / "earlier" / f"{old.fingerprint}.safetensors")
+    with pytest.raises(ValueError, match="not their name"):
+        walloc.decompress(old_stream)

@@ -37,11 +37,12 @@ def available_codecs() -> list[str]:
     return sorted(codec_folders())
 
 
-def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
+def load(name_or_path: str | Path, device=None, fingerprint: str | None = None, **options) -> TrainedCodec:
     """A codec by name (see :func:`available_codecs`), from a codec folder (``config.json`` + weights), or from
     a codec folder on the Hugging Face Hub, ``hf://OWNER/REPO[@REVISION][/FOLDER]`` (cached; see
-    :mod:`walloc.hub`). ``options`` go to the codec class (Music2Latent: ``precision``, ``window``,
-    ``overlap``; Music2Latent2: ``precision``)."""
+    :mod:`walloc.hub`). ``fingerprint``: the earlier weights of that fingerprint where a local folder keeps them
+    (what decoding a stream written before an update needs), its current weights otherwise. ``options`` go to
+    the codec class (Music2Latent: ``precision``, ``window``, ``overlap``; Music2Latent2: ``precision``)."""
     folders = codec_folders()
     if hub.is_hub_path(name_or_path):
         folder = hub.download_files(hub.parse(name_or_path), [CONFIG, WEIGHTS])
@@ -52,7 +53,7 @@ def load(name_or_path: str | Path, device=None, **options) -> TrainedCodec:
     else:
         raise ValueError(f"no codec named {str(name_or_path)!r} and no such codec folder; available codecs: "
                          f"{', '.join(available_codecs()) or 'none'}")
-    config, model = read_codec(folder)
+    config, model = read_codec(folder, fingerprint)
     return registry.by_folder_kind(config["kind"]).codec_class.from_folder(config, model, device, **options)
 
 

@@ -140,7 +140,7 @@ class TrainedCodec(Codec):
     def from_stream(cls, data: bytes, device=None) -> "TrainedCodec":
         from . import load  # codec modules are imported before the loader, so not at the top
 
-        return load(stream_codec_name(data)[1], device)
+        return load(stream_codec_name(data)[1], device, fingerprint=bitstream.unpack(data).meta.get("fingerprint"))
 
     def _pack(self, meta: dict, latent_stream: bytes, extras: dict[str, bytes] | None = None) -> bytes:
         """The container of a coded latent stream and ``extras``, with the codec's name and fingerprint."""
@@ -157,7 +157,8 @@ class TrainedCodec(Codec):
         if meta.get("fingerprint") != self.fingerprint:
             raise BitstreamError(f"this stream was written by codec {meta.get('name')!r} "
                                  f"(weights {meta.get('fingerprint')}), not by {self.name!r} "
-                                 f"(weights {self.fingerprint}); load that codec to decode it")
+                                 f"(weights {self.fingerprint}); load that codec to decode it (walloc.decompress "
+                                 f"does, where the codec's folder keeps those weights)")
         names = meta.get("extras", [])
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names)
                 or not set(names) <= self.extra_streams

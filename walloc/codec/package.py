@@ -6,12 +6,16 @@ A codec folder's ``config.json``: ``{"format": 1, "name": str, "kind": a registe
 "audio", "music2latent"), "model": {the model's constructor arguments}, "sample_rate": int (audio)}``. Shipped
 codecs live in the wheel (``walloc/_codecs/<name>/``); folders named in ``WALLOC_CODECS_PATH``
 (``os.pathsep``-separated) are searched first.
+
+A codec whose weights were updated keeps the ones before in ``earlier/<fingerprint>.safetensors``: streams name
+their weights' fingerprint, so those written with the earlier weights keep decoding (:func:`read_codec`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from torch import Tensor, nn
@@ -21,6 +25,8 @@ from . import registry
 FORMAT = 1
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
+EARLIER = "earlier"
+_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 _SHIPPED = Path(__file__).resolve().parent.parent / "_codecs"
 
 
@@ -53,14 +59,15 @@ def write_folder(folder: str | Path, config: dict, state: dict[str, Tensor]) -> 
     return folder
 
 
-def read_folder(folder: str | Path) -> tuple[dict, dict[str, Tensor]]:
-    """(config, tensors) of a folder written by :func:`write_folder`; ValueError when it is not one."""
+def read_folder(folder: str | Path, weights: Path | None = None) -> tuple[dict, dict[str, Tensor]]:
+    """(config, tensors) of a folder written by :func:`write_folder` (tensors from ``weights`` instead of the
+    folder's own when given); ValueError when it is not one."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
     try:
         config = json.loads((folder / CONFIG).read_text())
-        state = load_file(str(folder / WEIGHTS))
+        state = load_file(str(weights or folder / WEIGHTS))
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{folder} is not a walloc model folder: {error}") from None
     if not isinstance(config, dict):
@@ -80,15 +87,27 @@ def build_model(kind: str, arguments: dict) -> nn.Module:
     return registry.by_folder_kind(kind).build_model(arguments)
 
 
-def read_codec(folder: str | Path) -> tuple[dict, nn.Module]:
-    """(config, model in eval mode) from a codec folder; ValueError on a malformed folder."""
-    config, state = read_folder(folder)
+def earlier_weights(folder: str | Path, fingerprint: object) -> Path | None:
+    """The file of a codec folder's earlier weights of ``fingerprint``, if it keeps them."""
+    if not isinstance(fingerprint, str) or not _FINGERPRINT.fullmatch(fingerprint):
+        return None
+    path = Path(folder) / EARLIER / f"{fingerprint}.safetensors"
+    return path if path.is_file() else None
+
+
+def read_codec(folder: str | Path, fingerprint: str | None = None) -> tuple[dict, nn.Module]:
+    """(config, model in eval mode) from a codec folder: its weights, or the earlier ones of ``fingerprint``
+    where the folder keeps them (see the module docs); ValueError on a malformed folder."""
+    earlier = earlier_weights(folder, fingerprint)
+    config, state = read_folder(folder, earlier)
     if config.get("format") != FORMAT:
         raise ValueError(f"{folder}: unsupported codec format {config.get('format')!r} (this walloc reads {FORMAT})")
     model = build_model(config["kind"], config["model"])
     model.load_state_dict(state)
     if hasattr(model, "check_filters"):
         model.check_filters()
+    if earlier is not None and weights_fingerprint(model) != fingerprint:
+        raise ValueError(f"{earlier}: these weights' fingerprint is {weights_fingerprint(model)}, not their name")
     return config, model.eval()
 
 
