@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import walloc
-from walloc import metrics
+from walloc import bitstream, metrics
 from walloc.media import read_audio, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,19 @@ def test_a_stream_from_another_machine_decodes_to_the_same_image():
         difference = ((decoded[0] * 255).round() - expected).abs()
         assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
     assert len(streams[0]) < 0.95 * len(streams[1])
+
+
+def test_a_stream_of_rgb_16x_vr_first_weights_still_decodes():
+    """``rgb16x-vr-first-weights-quality1.wlc`` was written by rgb-16x-vr's first weights, before its longer
+    training replaced them (they stay in codecs/rgb-16x-vr/earlier/): walloc.decompress finds them by the
+    stream's fingerprint; pixels within one level of what they decoded to, as above."""
+    data = (DATA / "rgb16x-vr-first-weights-quality1.wlc").read_bytes()
+    expected = read_image(DATA / "rgb16x-vr-first-weights-quality1-decoded.png").float()
+    first = walloc.load("rgb-16x-vr", fingerprint=bitstream.unpack(data).meta["fingerprint"])
+    assert first.fingerprint == "292b4214be0e82a4" != walloc.load("rgb-16x-vr").fingerprint
+    difference = ((walloc.decompress(data)[0] * 255).round() - expected).abs()
+    assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
+    assert torch.equal(walloc.decompress(data), first.decompress(data))
 
 
 def test_a_quality_10_stream_from_another_machine_decodes_to_the_same_image():

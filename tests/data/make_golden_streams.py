@@ -6,8 +6,10 @@ after retraining it (``python tests/data/make_golden_streams.py rgb-16x``):
 - rgb-4x at quality 10 (a step of half a latent unit, 9-bit symbols): ``rgb4x-crop-quality10.wlc``,
   ``rgb4x-crop-quality10-decoded.png``.
 
-(rgb16x-crop-histogram-coder.wlc, the same crop from before the predictive latent coder, is kept as it is: old
-streams must keep decoding.)"""
+Kept as they are, since old streams must keep decoding: rgb16x-crop-histogram-coder.wlc (the rgb-16x crop from
+before the predictive latent coder) and rgb16x-vr-first-weights-quality1.wlc with its decoded PNG (the crop at
+quality 1 from rgb-16x-vr's first weights, now in codecs/rgb-16x-vr/earlier/).
+"""
 
 import sys
 from pathlib import Path
