@@ -169,6 +169,41 @@ def test_every_cpu_instruction_set_writes_the_same_bytes(on_every_isa) -> None:
     assert set(outputs.values()) == {_ISA_DIGEST}, outputs
 
 
+
+# Runs of one row (groups of 16 symbols that share a table take the encoder's one-row path, unless one escapes),
+# rows at and past the one-row path's offset limit (+-2**30) and a row with a zero frequency, escapes up to the
+# int32 extremes. The digest is of the streams the encoder wrote before it had a one-row path.
+_ONE_ROW_SCRIPT = """
+import hashlib, torch, walloc
+from walloc.entropy import quantize_pmf, rans_decode, rans_encode
+g = torch.Generator().manual_seed(7)
+cdfs = quantize_pmf(torch.rand(4, 120, generator=g, dtype=torch.float64) ** 12)
+cdfs[3, 6] = cdfs[3, 5]  # row 3: value 5 has zero frequency (never coded)
+lengths = torch.full((4,), cdfs.shape[1], dtype=torch.int32)
+offsets = torch.tensor([-2**30, 2**30, 2**30 + 1, -7], dtype=torch.int32)
+runs = torch.randint(1, 65, (4000,), generator=g)
+indexes = torch.randint(0, 4, (4000,), generator=g, dtype=torch.int32).repeat_interleave(runs)
+n = indexes.numel()
+values = torch.randint(0, 119, (n,), generator=g)
+values[(indexes == 3) & (values == 5)] = 6
+escapes = torch.randperm(n, generator=g)[: n // 40]  # distinct: a repeated index would take either value
+values[escapes] = torch.tensor([-2**32, -5000, -1, 119, 120, 5000, 2**32])[torch.randint(0, 7, (n // 40,), generator=g)]
+symbols = (values + offsets[indexes.long()]).clamp(-2**31, 2**31 - 1).to(torch.int32)
+h = hashlib.sha256()
+for threads in (1, 2):
+    torch.set_num_threads(threads)
+    data = rans_encode(symbols, indexes, cdfs, lengths, offsets)
+    assert torch.equal(rans_decode(data, indexes, cdfs, lengths, offsets), symbols)
+    h.update(data)
+print(walloc.build_info()["cpu_isa"], h.hexdigest())
+"""
+_ONE_ROW_DIGEST = "61e9f8641d177f1b25d08f7da251df961a043869a5e0dcfe90aca0d833c7b649"
+
+
+def test_groups_of_one_row_write_the_same_bytes_on_every_isa(on_every_isa) -> None:
+    outputs = on_every_isa(_ONE_ROW_SCRIPT)
+    assert set(outputs.values()) == {_ONE_ROW_DIGEST}, outputs
+
 def test_bad_tables_and_arguments_raise_value_error() -> None:
     cdfs, lengths, offsets = laplace_tables([1.0])
     sym = torch.zeros(4, dtype=torch.int32)

@@ -40,42 +40,55 @@ constexpr size_t kWordSlack = 8;
 // probability in its table. With a `vector` encoder (all 16 lanes only), whole groups go to it, and it hands
 // back to this loop each group it cannot code (an escape or a zero frequency).
 //
-// One backward pass. The lane states stay in registers (the loop over a group of 16 symbols, one per lane, is
-// unrolled), renormalisation is branch-free (the low word is always written, the write position advances only
-// when it is emitted), and the quotient x / freq is a double division, pipelined on every x86 core unlike the
-// integer divider: it is exact, since x < 2^32 and freq < 2^16 keep a non-integer x / freq at least 2^-16 below
-// the next integer, far beyond the division's 2^-37 rounding error.
+// One backward pass. The loop over a group of 16 symbols, one per lane, is unrolled; renormalisation is
+// branch-free (the low word is always written, the write position advances only when it is emitted); the
+// quotient x / freq is a multiply by the entry's reciprocal (SymbolCodes::quotient). A group whose symbols all
+// use one plain row (the usual case: a channel's symbols share its table) is range-checked in one vectorised
+// pass and its steps skip the row look-up; other groups look up each symbol's row and note escapes in a
+// group-sized buffer, so that no call sits among the steps and the write position stays in a register.
 template <int kFirst, int kCount>
-bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const Tables& t,
+bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const SymbolCodes& codes,
                   const GroupEncoder* vector, LaneWords& out) {
+  using Entry = SymbolCodes::Entry;
   constexpr bool kSplit = kCount != kLanes;
   // At most one word per symbol of these lanes.
   out.words.resize(size_t((n + kLanes - 1) / kLanes * kCount) + kWordSlack);
   if (kSplit) out.group_words.resize(size_t((n + kLanes - 1) / kLanes));
   uint16_t* word = out.words.data();
   uint8_t* group_words = out.group_words.data();
+  const SymbolCodes::Row* rows = codes.rows.data();
+  std::pair<int64_t, uint64_t> escaped[kLanes];  // this group's, last symbol first
+  int escaped_count = 0;
+  auto code = [&](const Entry& e, uint32_t& x) __attribute__((always_inline)) {
+    const bool emit = x >= e.limit;
+    *word = uint16_t(x & 0xFFFF);
+    word += emit;
+    x = emit ? x >> 16 : x;
+    x += e.start + SymbolCodes::quotient(x, e.reciprocal) * e.complement;  // ((x / freq) << 16) + x % freq + start
+  };
   bool ok = true;
+  // The general step, from the row's cdf: an escape codes the row's last value and puts CompressAI's bypass
+  // value in the escape section; a zero frequency clears ok.
   auto step = [&](int64_t i, uint32_t& x) __attribute__((always_inline)) {
-    const int32_t row = indexes[i];
-    const int64_t max_value = t.lengths[row] - 2;
-    int64_t value = int64_t(symbols[i]) - t.offsets[row];
-    if (value < 0 || value >= max_value) [[unlikely]] {
-      // Outside the row: the row's last value (the escape) and CompressAI's bypass value in the escape section.
-      out.escaped.emplace_back(i, value < 0 ? uint64_t(-2 * value - 1) : uint64_t(2 * (value - max_value)));
-      value = max_value;
+    const SymbolCodes::Row& r = rows[indexes[i]];
+    int64_t value = int64_t(symbols[i]) - r.offset;
+    if (uint64_t(value) >= uint64_t(r.max_value)) [[unlikely]] {
+      escaped[escaped_count++] = {i, value < 0 ? uint64_t(-2 * value - 1) : uint64_t(2 * (value - r.max_value))};
+      value = r.max_value;
     }
-    const int32_t* c = t.cdfs + int64_t(row) * t.stride + value;
-    const uint32_t start = uint32_t(c[0]), freq = uint32_t(c[1] - c[0]);
+    const uint32_t start = uint32_t(r.cdf[value]), freq = uint32_t(r.cdf[value + 1]) - start;
     if (freq == 0) [[unlikely]] {
       ok = false;
       return;
     }
-    const bool emit = x >= (freq << 16);
-    *word = uint16_t(x & 0xFFFF);
-    word += emit;
-    x = emit ? x >> 16 : x;
-    const uint32_t q = uint32_t(double(x) / double(freq));
-    x += start + q * (kTotal - freq);  // ((x / freq) << 16) + x % freq + start
+    code(Entry::of(start, freq), x);
+  };
+  auto end_group = [&](const uint16_t* group_start) __attribute__((always_inline)) {
+    if (kSplit) *group_words++ = uint8_t(word - group_start);
+    if (escaped_count != 0) [[unlikely]] {
+      out.escaped.insert(out.escaped.end(), escaped, escaped + escaped_count);
+      escaped_count = 0;
+    }
   };
   uint32_t state[kCount];
   for (auto& x : state) x = kLowerBound;
@@ -86,16 +99,39 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
       const int lane = int(i % kLanes);
       if (lane >= kFirst && lane < kFirst + kCount) step(i, state[lane - kFirst]);
     }
-    if (kSplit) *group_words++ = uint8_t(word - group_start);
+    end_group(group_start);
   }
   for (; i >= 0 && ok; i -= kLanes) {
     if constexpr (!kSplit) {
-      if (vector != nullptr && (i = vector->encode(symbols, indexes, i, state, word)) < 0) break;
+      if (vector != nullptr) {
+        uint16_t* vector_word = word;  // a copy: passing `word` by reference would keep it out of a register
+        i = vector->encode(symbols, indexes, i, state, vector_word);
+        word = vector_word;
+        if (i < 0) break;
+      }
     }
     const uint16_t* group_start = word;
+    const int64_t first = i - (kLanes - 1 - kFirst);  // the group's symbol of lane kFirst
+    bool one_row = true;
+    for (int k = 1; k < kCount; ++k) one_row &= indexes[first + k] == indexes[first];
+    if (one_row) {
+      const SymbolCodes::Row& r = rows[indexes[first]];
+      uint32_t value[kCount];
+      bool inside = true;
+      for (int k = 0; k < kCount; ++k) {
+        value[k] = uint32_t(symbols[first + k]) - uint32_t(r.offset);
+        inside &= value[k] < r.plain_max;
+      }
+      if (inside) {
 #pragma GCC unroll 16
-    for (int k = kCount - 1; k >= 0; --k) step(i - (kLanes - 1 - kFirst - k), state[k]);
-    if (kSplit) *group_words++ = uint8_t(word - group_start);
+        for (int k = kCount - 1; k >= 0; --k) code(r.entries[value[k]], state[k]);
+        end_group(group_start);
+        continue;
+      }
+    }
+#pragma GCC unroll 16
+    for (int k = kCount - 1; k >= 0; --k) step(first + k, state[k]);
+    end_group(group_start);
   }
   if (!ok) return false;
   std::copy(state, state + kCount, out.states + kFirst);
@@ -184,15 +220,14 @@ void validate(const Tables& t, const int32_t* indexes, int64_t n) {
     if (decreasing) fail("must be non-decreasing");
     if (cdf[len - 1] == cdf[len - 2]) fail("the escape symbol needs a non-zero frequency");
   }
-  // The range first, in a loop that vectorizes; the offending index only when there is one.
-  int32_t low = 0, high = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, indexes[i]);
-    high = std::max(high, indexes[i]);
-  }
-  if (low < 0 || high >= t.count) {
-    const int32_t bad = low < 0 ? low : high;
-    throw std::invalid_argument("rANS: index " + std::to_string(bad) + " is not a valid cdf row");
+  // One unsigned compare per index, in a loop that vectorises (a negative index wraps past the row count); the
+  // offending index only when there is one.
+  const uint32_t rows = uint32_t(std::min<int64_t>(t.count, UINT32_MAX));
+  bool outside = false;
+  for (int64_t i = 0; i < n; ++i) outside |= uint32_t(indexes[i]) >= rows;
+  if (outside) {
+    const int32_t* bad = std::find_if(indexes, indexes + n, [rows](int32_t j) { return uint32_t(j) >= rows; });
+    throw std::invalid_argument("rANS: index " + std::to_string(*bad) + " is not a valid cdf row");
   }
 }
 
@@ -224,6 +259,7 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
   const GroupEncoder group_encoder(t);
   const GroupEncoder* vector = group_encoder.empty() ? nullptr : &group_encoder;
   const int halves = vector != nullptr ? 1 : lane_halves(n, threads);
+  const SymbolCodes codes(t, n);
   std::vector<LaneWords> passes(static_cast<size_t>(chunks * halves));
   std::atomic<int64_t> bad_chunk{-1};
   parallel_for_with_scratch(chunks * halves, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t item) {
@@ -231,9 +267,9 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
     const int32_t* s = symbols + begin;
     const int32_t* x = indexes + begin;
     LaneWords& pass = passes[size_t(item)];
-    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, t, vector, pass)
-                    : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2>(s, x, count, t, nullptr, pass)
-                                         : encode_lanes<0, kLanes / 2>(s, x, count, t, nullptr, pass);
+    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, codes, vector, pass)
+                    : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2>(s, x, count, codes, nullptr, pass)
+                                         : encode_lanes<0, kLanes / 2>(s, x, count, codes, nullptr, pass);
     if (!ok) bad_chunk = c;
   });
   if (bad_chunk >= 0) throw_chunk_status(kZeroFrequency, bad_chunk);

@@ -11,6 +11,26 @@ std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_
   return used;
 }
 
+SymbolCodes::SymbolCodes(const Tables& t, int64_t n) : rows(size_t(t.count)) {
+  for (int64_t j = 0; j < t.count; ++j) {
+    rows[size_t(j)] = Row{t.cdfs + j * t.stride, t.offsets[j], t.lengths[j] - 2, nullptr, 0};
+  }
+  int64_t size = 0;
+  for (const Row& r : rows) size += r.max_value + 1;
+  if (size > n / 8) return;
+  entries.reserve(size_t(size));  // no reallocation: rows point into it
+  for (Row& r : rows) {
+    r.entries = entries.data() + entries.size();
+    bool plain = r.offset >= -(1 << 30) && r.offset <= (1 << 30) && r.max_value <= (1 << 30);
+    for (int32_t v = 0; v <= r.max_value; ++v) {
+      const uint32_t freq = uint32_t(r.cdf[v + 1] - r.cdf[v]);
+      plain &= freq != 0;
+      entries.push_back(freq != 0 ? Entry::of(uint32_t(r.cdf[v]), freq) : Entry{0.0, 0, 0, 0});
+    }
+    if (plain) r.plain_max = uint32_t(r.max_value);
+  }
+}
+
 namespace {
 
 // log2 of a row's bucket count: `extra` more than its symbols need, at most 12.

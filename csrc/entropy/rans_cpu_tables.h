@@ -1,8 +1,10 @@
-// The CPU decoder's slot -> symbol look-up, built before decoding only for the rows a call uses and sized to
-// each row, so it stays in L1/L2 whatever the size of the table family. Internal to csrc/entropy.
+// The CPU coder's look-ups, built per call from the tables: the encoder's per-symbol entries and the decoder's
+// slot -> symbol buckets (built only for the rows a call uses and sized to each row, so they stay in L1/L2
+// whatever the size of the table family). Internal to csrc/entropy.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "rans.h"
@@ -12,6 +14,46 @@ namespace rans {
 
 // Which rows of `t` the given indexes use (indexes already validated).
 std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_t n);
+
+// The encoder's look-up. Every row: where its cdf starts, its offset and escape value, in one place. Where the n
+// symbols to code pay for building them (at most one entry per 8 symbols), each coded value of each row also gets
+// what a step needs of it in one entry, for the one-row groups that skip the row look-up (rans_cpu.cpp).
+struct SymbolCodes {
+  struct Entry {
+    double reciprocal;    // 1 / freq, one step above its rounding (see quotient)
+    uint32_t limit;       // freq << 16: a state at or above it emits its low word first
+    uint16_t start;       // cdf[v]
+    uint16_t complement;  // 2^16 - freq
+
+    static Entry of(uint32_t start, uint32_t freq) {  // freq in [1, 2^16)
+      uint64_t bits;
+      const double r = 1.0 / double(freq);
+      std::memcpy(&bits, &r, sizeof bits);
+      ++bits;  // the next double up: positive, finite
+      Entry e{0.0, freq << 16, uint16_t(start), uint16_t(kTotal - freq)};
+      std::memcpy(&e.reciprocal, &bits, sizeof bits);
+      return e;
+    }
+  };
+  struct Row {
+    const int32_t* cdf;
+    int32_t offset;
+    int32_t max_value;      // the escape's coded value, lengths - 2
+    const Entry* entries;   // of coded values 0 to max_value, or null
+    // max_value where the row has entries, no zero frequency and an offset within +-2^30 (so that symbol - offset
+    // in 32-bit arithmetic wraps to no coded value); else 0, and its groups take the general step.
+    uint32_t plain_max;
+  };
+  std::vector<Row> rows;
+  std::vector<Entry> entries;
+
+  SymbolCodes(const Tables& t, int64_t n);
+
+  // floor(x / freq) for x < 2^32, by a multiply: the reciprocal lies in [1 / freq, (1 + 2^-51) / freq] and the
+  // product's rounding adds at most 2^-37, so x * reciprocal lies within 2^-34 above x / freq, while a
+  // non-integer x / freq (freq < 2^16) lies at least 2^-16 below the next integer: the floor is exact.
+  static uint32_t quotient(uint32_t x, double reciprocal) { return uint32_t(double(int64_t(x)) * reciprocal); }
+};
 
 // slot -> symbol: row r splits the 2^16 slots into 2^bits buckets (2 to 8 buckets per symbol of the row, at
 // most 4096, as the number of symbols to decode, n, pays for building them), each holding the symbol whose
