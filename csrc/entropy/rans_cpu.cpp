@@ -41,11 +41,12 @@ constexpr size_t kWordSlack = 8;
 // back to this loop each group it cannot code (an escape or a zero frequency).
 //
 // One backward pass. The loop over a group of 16 symbols, one per lane, is unrolled; renormalisation is
-// branch-free (the low word is always written, the write position advances only when it is emitted); the
-// quotient x / freq is a multiply by the entry's reciprocal (SymbolCodes::quotient). A group whose symbols all
-// use one plain row (the usual case: a channel's symbols share its table) is range-checked in one vectorised
-// pass and its steps skip the row look-up; other groups look up each symbol's row and note escapes in a
-// group-sized buffer, so that no call sits among the steps and the write position stays in a register.
+// branch-free (the low word is always written, the write position advances only when it is emitted). A group
+// whose symbols all use one plain row with entries (the usual case: a channel's symbols share its table) is
+// range-checked in one vectorised pass, and its steps take each symbol's entry with no row look-up and a
+// multiply for the quotient (SymbolCodes::quotient); other groups take the general step from the cdf and note
+// escapes in a group-sized buffer, so that no call sits among the steps and the write position stays in a
+// register.
 template <int kFirst, int kCount>
 bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const SymbolCodes& codes,
                   const GroupEncoder* vector, LaneWords& out) {
@@ -59,16 +60,21 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
   const SymbolCodes::Row* rows = codes.rows.data();
   std::pair<int64_t, uint64_t> escaped[kLanes];  // this group's, last symbol first
   int escaped_count = 0;
-  auto code = [&](const Entry& e, uint32_t& x) __attribute__((always_inline)) {
-    const bool emit = x >= e.limit;
+  // A step of lane state x for a symbol of frequency freq: limit = freq << 16, complement = 2^16 - freq, and
+  // quotient(x) gives floor(x / freq) of the renormalised state.
+  auto code = [&](uint32_t limit, uint32_t start, uint32_t complement, auto quotient, uint32_t& x)
+                  __attribute__((always_inline)) {
+    const bool emit = x >= limit;
     *word = uint16_t(x & 0xFFFF);
     word += emit;
     x = emit ? x >> 16 : x;
-    x += e.start + SymbolCodes::quotient(x, e.reciprocal) * e.complement;  // ((x / freq) << 16) + x % freq + start
+    x += start + quotient(x) * complement;  // ((x / freq) << 16) + x % freq + start
   };
   bool ok = true;
   // The general step, from the row's cdf: an escape codes the row's last value and puts CompressAI's bypass
-  // value in the escape section; a zero frequency clears ok.
+  // value in the escape section; a zero frequency clears ok. The quotient is a double division, pipelined on
+  // every x86 core unlike the integer divider, and exact (SymbolCodes::quotient's argument, without the
+  // reciprocal's rounding).
   auto step = [&](int64_t i, uint32_t& x) __attribute__((always_inline)) {
     const SymbolCodes::Row& r = rows[indexes[i]];
     int64_t value = int64_t(symbols[i]) - r.offset;
@@ -81,7 +87,7 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
       ok = false;
       return;
     }
-    code(Entry::of(start, freq), x);
+    code(freq << 16, start, kTotal - freq, [freq](uint32_t y) { return uint32_t(double(y) / double(freq)); }, x);
   };
   auto end_group = [&](const uint16_t* group_start) __attribute__((always_inline)) {
     if (kSplit) *group_words++ = uint8_t(word - group_start);
@@ -112,9 +118,9 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
     }
     const uint16_t* group_start = word;
     const int64_t first = i - (kLanes - 1 - kFirst);  // the group's symbol of lane kFirst
-    bool one_row = true;
-    for (int k = 1; k < kCount; ++k) one_row &= indexes[first + k] == indexes[first];
-    if (one_row) {
+    int same_row = 1;  // an early exit: groups of per-symbol rows mostly differ at their second symbol
+    while (same_row < kCount && indexes[first + same_row] == indexes[first]) ++same_row;
+    if (same_row == kCount) {
       const SymbolCodes::Row& r = rows[indexes[first]];
       uint32_t value[kCount];
       bool inside = true;
@@ -124,7 +130,11 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
       }
       if (inside) {
 #pragma GCC unroll 16
-        for (int k = kCount - 1; k >= 0; --k) code(r.entries[value[k]], state[k]);
+        for (int k = kCount - 1; k >= 0; --k) {
+          const Entry& e = r.entries[value[k]];
+          code(e.limit, e.start, e.complement, [&e](uint32_t y) { return SymbolCodes::quotient(y, e.reciprocal); },
+               state[k]);
+        }
         end_group(group_start);
         continue;
       }
@@ -220,14 +230,15 @@ void validate(const Tables& t, const int32_t* indexes, int64_t n) {
     if (decreasing) fail("must be non-decreasing");
     if (cdf[len - 1] == cdf[len - 2]) fail("the escape symbol needs a non-zero frequency");
   }
-  // One unsigned compare per index, in a loop that vectorises (a negative index wraps past the row count); the
-  // offending index only when there is one.
-  const uint32_t rows = uint32_t(std::min<int64_t>(t.count, UINT32_MAX));
-  bool outside = false;
-  for (int64_t i = 0; i < n; ++i) outside |= uint32_t(indexes[i]) >= rows;
-  if (outside) {
-    const int32_t* bad = std::find_if(indexes, indexes + n, [rows](int32_t j) { return uint32_t(j) >= rows; });
-    throw std::invalid_argument("rANS: index " + std::to_string(*bad) + " is not a valid cdf row");
+  // The range first, in a loop that vectorizes; the offending index only when there is one.
+  int32_t low = 0, high = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    low = std::min(low, indexes[i]);
+    high = std::max(high, indexes[i]);
+  }
+  if (low < 0 || high >= t.count) {
+    const int32_t bad = low < 0 ? low : high;
+    throw std::invalid_argument("rANS: index " + std::to_string(bad) + " is not a valid cdf row");
   }
 }
 

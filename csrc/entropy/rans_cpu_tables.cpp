@@ -1,6 +1,7 @@
 #include "rans_cpu_tables.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace walloc {
 namespace rans {
@@ -10,6 +11,21 @@ std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_
   for (int64_t i = 0; i < n; ++i) used[size_t(indexes[i])] = 1;
   return used;
 }
+
+namespace {
+
+// 1 / freq rounded to nearest, then one double up: in [1 / freq, (1 + 2^-51) / freq].
+double reciprocal_above(uint32_t freq) {
+  const double r = 1.0 / double(freq);
+  uint64_t bits;
+  std::memcpy(&bits, &r, sizeof bits);
+  ++bits;  // positive and finite: the next double up
+  double above;
+  std::memcpy(&above, &bits, sizeof bits);
+  return above;
+}
+
+}  // namespace
 
 SymbolCodes::SymbolCodes(const Tables& t, int64_t n) : rows(size_t(t.count)) {
   for (int64_t j = 0; j < t.count; ++j) {
@@ -25,7 +41,10 @@ SymbolCodes::SymbolCodes(const Tables& t, int64_t n) : rows(size_t(t.count)) {
     for (int32_t v = 0; v <= r.max_value; ++v) {
       const uint32_t freq = uint32_t(r.cdf[v + 1] - r.cdf[v]);
       plain &= freq != 0;
-      entries.push_back(freq != 0 ? Entry::of(uint32_t(r.cdf[v]), freq) : Entry{0.0, 0, 0, 0});
+      // A zero frequency is never coded from an entry: its row is not plain.
+      entries.push_back(freq == 0 ? Entry{0.0, 0, 0, 0}
+                                  : Entry{reciprocal_above(freq), freq << 16, uint16_t(r.cdf[v]),
+                                          uint16_t(kTotal - freq)});
     }
     if (plain) r.plain_max = uint32_t(r.max_value);
   }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "rans.h"
@@ -24,16 +23,6 @@ struct SymbolCodes {
     uint32_t limit;       // freq << 16: a state at or above it emits its low word first
     uint16_t start;       // cdf[v]
     uint16_t complement;  // 2^16 - freq
-
-    static Entry of(uint32_t start, uint32_t freq) {  // freq in [1, 2^16)
-      uint64_t bits;
-      const double r = 1.0 / double(freq);
-      std::memcpy(&bits, &r, sizeof bits);
-      ++bits;  // the next double up: positive, finite
-      Entry e{0.0, freq << 16, uint16_t(start), uint16_t(kTotal - freq)};
-      std::memcpy(&e.reciprocal, &bits, sizeof bits);
-      return e;
-    }
   };
   struct Row {
     const int32_t* cdf;
