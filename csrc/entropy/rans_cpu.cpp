@@ -1,7 +1,8 @@
 // CPU rANS coder: chunks in parallel on threads, 16 interleaved lanes inside a chunk (independent states, so
-// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. On AVX-512
-// CPUs the encoder codes each group of 16 symbols in vector registers (rans_encode_groups.h); elsewhere it also
-// codes the two halves of a chunk's lanes on two threads when whole chunks would load the threads unevenly.
+// the table look-ups and divisions of neighbouring symbols overlap), see rans.h for the format. On AVX2 and
+// AVX-512 CPUs the encoder codes groups of 16 symbols in vector registers where it can (rans_encode_groups.h);
+// elsewhere it also codes the two halves of a chunk's lanes on two threads when whole chunks would load the
+// threads unevenly.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -199,8 +200,10 @@ struct GivenRows {
 
 }  // namespace
 
-GroupEncoder::GroupEncoder(const Tables& t) {
+GroupEncoder::GroupEncoder(const Tables& t, const SymbolCodes& codes) {
 #if defined(WALLOC_X86_ISAS)
+  if (!codes.entries.empty()) tables_.codes = &codes;
+  if (cpu_isa() == Isa::Avx2 && tables_.codes != nullptr) run_ = avx2::encode_row_groups;
   if (cpu_isa() != Isa::Avx512 || t.count * t.stride >= (int64_t(1) << 31)) return;
   for (int64_t j = 0; j < t.count; ++j) {
     if (t.offsets[j] < -(1 << 30) || t.offsets[j] > (1 << 30)) return;
@@ -212,6 +215,7 @@ GroupEncoder::GroupEncoder(const Tables& t) {
   run_ = avx512::encode_groups;
 #else
   (void)t;
+  (void)codes;
 #endif
 }
 
@@ -267,10 +271,10 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
   // The vector encoder codes a chunk faster alone than two threads code its halves: whole chunks where it runs.
-  const GroupEncoder group_encoder(t);
+  const SymbolCodes codes(t, n);
+  const GroupEncoder group_encoder(t, codes);
   const GroupEncoder* vector = group_encoder.empty() ? nullptr : &group_encoder;
   const int halves = vector != nullptr ? 1 : lane_halves(n, threads);
-  const SymbolCodes codes(t, n);
   std::vector<LaneWords> passes(static_cast<size_t>(chunks * halves));
   std::atomic<int64_t> bad_chunk{-1};
   parallel_for_with_scratch(chunks * halves, threads, [] { return NoScratch{}; }, [&](NoScratch&, int64_t item) {

@@ -37,7 +37,7 @@ SymbolCodes::SymbolCodes(const Tables& t, int64_t n) : rows(size_t(t.count)) {
   entries.reserve(size_t(size));  // no reallocation: rows point into it
   for (Row& r : rows) {
     r.entries = entries.data() + entries.size();
-    bool plain = r.offset >= -(1 << 30) && r.offset <= (1 << 30) && r.max_value <= (1 << 30);
+    bool plain = r.offset >= -(1 << 30) && r.offset <= (1 << 30) && r.max_value < (1 << 28);
     for (int32_t v = 0; v <= r.max_value; ++v) {
       const uint32_t freq = uint32_t(r.cdf[v + 1] - r.cdf[v]);
       plain &= freq != 0;
