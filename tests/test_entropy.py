@@ -169,7 +169,6 @@ def test_every_cpu_instruction_set_writes_the_same_bytes(on_every_isa) -> None:
     assert set(outputs.values()) == {_ISA_DIGEST}, outputs
 
 
-
 # Runs of one row (groups of 16 symbols that share a table take the encoder's one-row path, unless one escapes),
 # rows at and past the one-row path's offset limit (+-2**30) and a row with a zero frequency, escapes up to the
 # int32 extremes. The digest is of the streams the encoder wrote before it had a one-row path.
@@ -203,6 +202,7 @@ _ONE_ROW_DIGEST = "61e9f8641d177f1b25d08f7da251df961a043869a5e0dcfe90aca0d833c7b
 def test_groups_of_one_row_write_the_same_bytes_on_every_isa(on_every_isa) -> None:
     outputs = on_every_isa(_ONE_ROW_SCRIPT)
     assert set(outputs.values()) == {_ONE_ROW_DIGEST}, outputs
+
 
 def test_bad_tables_and_arguments_raise_value_error() -> None:
     cdfs, lengths, offsets = laplace_tables([1.0])

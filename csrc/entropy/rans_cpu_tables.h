@@ -30,8 +30,8 @@ struct SymbolCodes {
     int32_t max_value;      // the escape's coded value, lengths - 2
     const Entry* entries;   // of coded values 0 to max_value, or null
     // max_value where the row has entries, no zero frequency, an offset within +-2^30 (so that symbol - offset in
-    // 32-bit arithmetic wraps to no coded value) and fewer than 2^28 values (byte offsets of entries within 32
-    // bits); else 0, and its groups take the general step.
+    // 32-bit arithmetic wraps to no coded value) and fewer than 2^28 values (so that the vector encoders' 32-bit
+    // gather offsets hold an entry's place); else 0, and its groups take the general step.
     uint32_t plain_max;
   };
   std::vector<Row> rows;

@@ -1,10 +1,9 @@
 // The rANS encoder's groups of 16 symbols (one per lane) in vector registers: the scalar step of rans_cpu.cpp for
 // all 16 lanes at once, giving the same quotients, words and states, bit for bit (the quotient's exactness is
-// argued where it is formed). With AVX-512, any group without an escape or a zero frequency, gathering each
-// lane's row and cdf entries; with AVX2, the groups whose symbols share one plain row with entries
-// (SymbolCodes), in two 8-lane halves that gather only the symbols' entries (an AVX2 copy of the AVX-512 encoder,
-// gathering rows and cdfs and dividing 4 lanes at a time, ran 1.13x slower than the scalar loop on a Xeon).
-// Internal to csrc/entropy.
+// argued where it is formed). Groups whose symbols share one plain row with entries (SymbolCodes) gather only the
+// symbols' entries, with no division: in two 8-lane halves with AVX2, in one vector with AVX-512. With AVX-512
+// every other group without an escape or a zero frequency is coded too, gathering each lane's row and cdf entries
+// and dividing (an AVX2 copy of that ran 1.13x slower than the scalar loop on a Xeon). Internal to csrc/entropy.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +15,9 @@
 namespace walloc {
 namespace rans {
 
-// What the vector encoders gather from. AVX-512: of each table row, where it starts in cdfs (row * stride), its
-// offset and its escape value (lengths - 2). AVX2: the encoder's entries.
+// What the vector encoders gather from: the encoder's entries where it has them (one-row groups), and for AVX-512's
+// other groups, of each table row, where it starts in cdfs (row * stride), its offset and its escape value
+// (lengths - 2).
 struct GroupTables {
   const int32_t* cdfs = nullptr;
   std::vector<int32_t> row_start, offset, escape;
