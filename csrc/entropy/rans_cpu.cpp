@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,7 +49,7 @@ constexpr size_t kWordSlack = 8;
 // multiply for the quotient (SymbolCodes::quotient); other groups take the general step from the cdf and note
 // escapes in a group-sized buffer, so that no call sits among the steps and the write position stays in a
 // register.
-template <int kFirst, int kCount>
+template <int kFirst, int kCount, bool kOneRows>
 bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, const SymbolCodes& codes,
                   const GroupEncoder* vector, LaneWords& out) {
   using Entry = SymbolCodes::Entry;
@@ -108,20 +109,35 @@ bool encode_lanes(const int32_t* symbols, const int32_t* indexes, int64_t n, con
     }
     end_group(group_start);
   }
+  // Whether the group of lanes [kFirst, kFirst + kCount) whose symbol of lane kFirst is `first` has one row (an
+  // early exit: groups of per-symbol rows mostly differ at their second symbol). Without entries (kOneRows false)
+  // the loop is the general step's alone.
+  auto one_row = [&](int64_t first) __attribute__((always_inline)) {
+    if constexpr (!kOneRows) return false;
+    int k = 1;
+    while (k < kCount && indexes[first + k] == indexes[first]) ++k;
+    return k == kCount;
+  };
   for (; i >= 0 && ok; i -= kLanes) {
+    int64_t first = i - (kLanes - 1 - kFirst);
+    bool same = one_row(first);
     if constexpr (!kSplit) {
-      if (vector != nullptr) {
+      // The vector encoder runs until a group it cannot code; one that codes one-row groups only is not called for
+      // a group of several rows (it would return at once, after loading and storing the states).
+      if (vector != nullptr && (same || !vector->one_row_only())) {
         uint16_t* vector_word = word;  // a copy: passing `word` by reference would keep it out of a register
-        i = vector->encode(symbols, indexes, i, state, vector_word);
+        const int64_t stopped = vector->encode(symbols, indexes, i, state, vector_word);
         word = vector_word;
-        if (i < 0) break;
+        if (stopped < 0) break;
+        if (stopped != i) {
+          i = stopped;
+          first = i - (kLanes - 1 - kFirst);
+          same = one_row(first);
+        }
       }
     }
     const uint16_t* group_start = word;
-    const int64_t first = i - (kLanes - 1 - kFirst);  // the group's symbol of lane kFirst
-    int same_row = 1;  // an early exit: groups of per-symbol rows mostly differ at their second symbol
-    while (same_row < kCount && indexes[first + same_row] == indexes[first]) ++same_row;
-    if (same_row == kCount) {
+    if (same) {
       const SymbolCodes::Row& r = rows[indexes[first]];
       uint32_t value[kCount];
       bool inside = true;
@@ -203,7 +219,10 @@ struct GivenRows {
 GroupEncoder::GroupEncoder(const Tables& t, const SymbolCodes& codes) {
 #if defined(WALLOC_X86_ISAS)
   if (!codes.entries.empty()) tables_.codes = &codes;
-  if (cpu_isa() == Isa::Avx2 && tables_.codes != nullptr) run_ = avx2::encode_row_groups;
+  if (cpu_isa() == Isa::Avx2 && tables_.codes != nullptr) {
+    run_ = avx2::encode_row_groups;
+    one_row_only_ = true;
+  }
   if (cpu_isa() != Isa::Avx512 || t.count * t.stride >= (int64_t(1) << 31)) return;
   for (int64_t j = 0; j < t.count; ++j) {
     if (t.offsets[j] < -(1 << 30) || t.offsets[j] > (1 << 30)) return;
@@ -271,7 +290,7 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
   validate(t, indexes, n);
   const int64_t chunks = chunk_count(n);
   // The vector encoder codes a chunk faster alone than two threads code its halves: whole chunks where it runs.
-  const SymbolCodes codes(t, n);
+  const SymbolCodes codes(t, indexes, n);
   const GroupEncoder group_encoder(t, codes);
   const GroupEncoder* vector = group_encoder.empty() ? nullptr : &group_encoder;
   const int halves = vector != nullptr ? 1 : lane_halves(n, threads);
@@ -282,9 +301,13 @@ std::vector<uint8_t> encode_cpu(const int32_t* symbols, const int32_t* indexes, 
     const int32_t* s = symbols + begin;
     const int32_t* x = indexes + begin;
     LaneWords& pass = passes[size_t(item)];
-    const bool ok = halves == 1          ? encode_lanes<0, kLanes>(s, x, count, codes, vector, pass)
-                    : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2>(s, x, count, codes, nullptr, pass)
-                                         : encode_lanes<0, kLanes / 2>(s, x, count, codes, nullptr, pass);
+    auto encode = [&](auto one_rows) {
+      constexpr bool kOneRows = decltype(one_rows)::value;
+      return halves == 1          ? encode_lanes<0, kLanes, kOneRows>(s, x, count, codes, vector, pass)
+             : item % halves == 0 ? encode_lanes<kLanes / 2, kLanes / 2, kOneRows>(s, x, count, codes, nullptr, pass)
+                                  : encode_lanes<0, kLanes / 2, kOneRows>(s, x, count, codes, nullptr, pass);
+    };
+    const bool ok = codes.entries.empty() ? encode(std::false_type()) : encode(std::true_type());
     if (!ok) bad_chunk = c;
   });
   if (bad_chunk >= 0) throw_chunk_status(kZeroFrequency, bad_chunk);

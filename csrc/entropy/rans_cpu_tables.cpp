@@ -27,13 +27,22 @@ double reciprocal_above(uint32_t freq) {
 
 }  // namespace
 
-SymbolCodes::SymbolCodes(const Tables& t, int64_t n) : rows(size_t(t.count)) {
+SymbolCodes::SymbolCodes(const Tables& t, const int32_t* indexes, int64_t n) : rows(size_t(t.count)) {
   for (int64_t j = 0; j < t.count; ++j) {
     rows[size_t(j)] = Row{t.cdfs + j * t.stride, t.offsets[j], t.lengths[j] - 2, nullptr, 0};
   }
   int64_t size = 0;
   for (const Row& r : rows) size += r.max_value + 1;
-  if (size > n / 8) return;
+  if (size > n / 4) return;  // more than 4 entries per group, even were every group of one row
+  // Chunks hold whole groups, so groups start at multiples of kLanes.
+  static_assert(kChunkSymbols % kLanes == 0, "whole groups per chunk");
+  int64_t one_row_groups = 0;
+  for (int64_t g = 0; g + kLanes <= n && 4 * one_row_groups < size; g += kLanes) {
+    int k = 1;
+    while (k < kLanes && indexes[g + k] == indexes[g]) ++k;
+    one_row_groups += k == kLanes;
+  }
+  if (4 * one_row_groups < size) return;
   entries.reserve(size_t(size));  // no reallocation: rows point into it
   for (Row& r : rows) {
     r.entries = entries.data() + entries.size();

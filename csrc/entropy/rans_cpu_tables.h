@@ -14,9 +14,10 @@ namespace rans {
 // Which rows of `t` the given indexes use (indexes already validated).
 std::vector<uint8_t> rows_in_use(const Tables& t, const int32_t* indexes, int64_t n);
 
-// The encoder's look-up. Every row: where its cdf starts, its offset and escape value, in one place. Where the n
-// symbols to code pay for building them (at most one entry per 8 symbols), each coded value of each row also gets
-// what a step needs of it in one entry, for the one-row groups that skip the row look-up (rans_cpu.cpp).
+// The encoder's look-up. Every row: where its cdf starts, its offset and escape value, in one place. Where the
+// groups of 16 symbols of one row (the encoder's one-row groups, which skip the row look-up: rans_cpu.cpp) pay for
+// building them, at least one such group per 4 entries, each coded value of each row also gets what a step needs
+// of it in one entry.
 struct SymbolCodes {
   struct Entry {
     double reciprocal;    // 1 / freq, one step above its rounding (see quotient)
@@ -37,7 +38,8 @@ struct SymbolCodes {
   std::vector<Row> rows;
   std::vector<Entry> entries;
 
-  SymbolCodes(const Tables& t, int64_t n);
+  // From the tables and the n indexes to code (validated).
+  SymbolCodes(const Tables& t, const int32_t* indexes, int64_t n);
 
   // floor(x / freq) for x < 2^32, by a multiply: the reciprocal lies in [1 / freq, (1 + 2^-51) / freq] and the
   // product's rounding adds at most 2^-37, so x * reciprocal lies within 2^-34 above x / freq, while a

@@ -32,6 +32,8 @@ class GroupEncoder {
   // `codes` has no entries.
   GroupEncoder(const Tables& t, const SymbolCodes& codes);
   bool empty() const { return run_ == nullptr; }
+  // Whether it codes only groups of one row (AVX2).
+  bool one_row_only() const { return one_row_only_; }
 
   // Encodes the whole groups of symbols ending at `last`, `last` - 16, ... (lane k of a group is its symbol k)
   // with the lane states `state`, appending the emitted words at `word`, while it can code them (above). Returns
@@ -45,6 +47,7 @@ class GroupEncoder {
   using Run = int64_t (*)(const int32_t*, const int32_t*, int64_t, const GroupTables&, uint32_t*, uint16_t*&);
   GroupTables tables_;
   Run run_ = nullptr;
+  bool one_row_only_ = false;
 };
 
 namespace avx2 {
