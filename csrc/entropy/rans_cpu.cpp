@@ -40,7 +40,7 @@ constexpr size_t kWordSlack = 8;
 
 // Encodes lanes [kFirst, kFirst + kCount) of symbols [0, n) of one chunk. Returns false if a symbol has zero
 // probability in its table. With a `vector` encoder (all 16 lanes only), whole groups go to it, and it hands
-// back to this loop each group it cannot code (an escape or a zero frequency).
+// back to this loop each group it cannot code (an escape, a zero frequency, or, for AVX2's, several rows).
 //
 // One backward pass. The loop over a group of 16 symbols, one per lane, is unrolled; renormalisation is
 // branch-free (the low word is always written, the write position advances only when it is emitted). A group
