@@ -95,3 +95,31 @@ def test_windowed_attention_is_global_attention_when_the_keys_cover_the_map():
         far = x.clone()
         far[..., :8, :8] += 5  # outside the keys of the windows at the opposite corner
         assert torch.equal(attention(far, (8, 2))[..., -8:, -8:], local[..., -8:, -8:])
+
+
+@pytest.mark.parametrize("length", [129, 200, 255, 256, 1000, 4099])
+@pytest.mark.parametrize("channels, padding, bias", [(2, 64, True), (3, 10, False), (1, 0, True)])
+def test_toeplitz_conv1d_is_the_convolution(length, channels, padding, bias):
+    """The block-Toeplitz product computes Conv1d's sums (against float64, within float32's error bound of a
+    sum of kernel * channels products) and its gradients, at any length, padding and bias."""
+    from walloc.models.layers import ToeplitzConv1d
+
+    generator = torch.Generator().manual_seed(length + channels)
+    conv = ToeplitzConv1d(channels, channels + 1, 129, padding=padding, bias=bias, block=128)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.1)
+    x = torch.randn(2, channels, length, generator=generator, requires_grad=True)
+    y = conv(x)
+    bias64 = None if conv.bias is None else conv.bias.double()
+    expected = torch.nn.functional.conv1d(x.double(), conv.weight.double(), bias64, padding=padding)
+    terms = channels * 129 + bias
+    bound = torch.nn.functional.conv1d(x.abs().double(), conv.weight.abs().double(), padding=padding)
+    assert y.shape == expected.shape
+    assert ((y.double() - expected).abs() <= terms * 2.0**-24 * (bound + 1)).all()
+    upstream = torch.randn(y.shape, generator=generator)
+    grads = torch.autograd.grad(y, (x, conv.weight), upstream)
+    reference = torch.nn.Conv1d(channels, channels + 1, 129, padding=padding, bias=bias)
+    reference.load_state_dict(conv.state_dict())
+    expected_grads = torch.autograd.grad(reference(x), (x, reference.weight), upstream)
+    for ours, theirs in zip(grads, expected_grads):
+        torch.testing.assert_close(ours, theirs, atol=1e-4 * theirs.abs().max().item(), rtol=0)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ..ops import planes_from_pixels
 from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
 from ..wavelets import WPT1d, WPT2d
-from .layers import LatentDecoder2D, OobleckDecoder
+from .layers import LatentDecoder2D, OobleckDecoder, ToeplitzConv1d
 
 WAVELET = "bior4.4"
 
@@ -208,7 +208,7 @@ class WallocAudioModel(_WaveletCodecModel):
             ToNormal(latent_bits),
             OobleckDecoder(latent_dim, latent_dim, packets, [1, 1], [Nd // latent_dim] * 2))
         self.skip = nn.Conv1d(latent_dim, packets, 3) if linear_skip else None
-        self.post = nn.Conv1d(channels, channels, 129, padding=64) if post_filter else None
+        self.post = ToeplitzConv1d(channels, channels, 129, padding=64) if post_filter else None
 
     @staticmethod
     def to_signal(audio: Tensor) -> Tensor:
