@@ -31,7 +31,9 @@ def layouts(dtype: torch.dtype, channels: int, height: int, width: int, batch: i
     yield "one channel broadcast", interleaved[:, :1].expand(-1, channels, -1, -1)
 
 
-@pytest.mark.parametrize("dtype,divisor", [(torch.uint8, 255.0), (torch.float32, 1.0)])
+# divisor 1 skips the division (the kernel's other branch), for either pixel type
+@pytest.mark.parametrize("dtype,divisor", [(torch.uint8, 255.0), (torch.float32, 1.0), (torch.uint8, 1.0),
+                                           (torch.float32, 255.0)])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("width", [1, 7, 64])
 def test_planes_equal_torch_bit_for_bit(dtype, divisor, channels, width) -> None:

@@ -1,7 +1,8 @@
 // CPU: a run of image rows, of every channel, per thread. Interleaved RGB rows (channel stride 1, column stride 3,
 // the layout of decoded files) are read once, in order: uint8 ones first widened to float in a row buffer, then
 // four pixels at a time dealt out to the three planes by SSE2 shuffles (x86-64's baseline). Other layouts go
-// element by element. Every value is float(pixel) / divisor - shift, both operations rounded, in vectors or not.
+// element by element. Every value is float(pixel) / divisor - shift, both operations rounded, in vectors or not;
+// a divisor of 1 (float pixels already in [0, 1]) skips the division, which leaves every value as it is.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -17,15 +18,26 @@ namespace walloc {
 namespace media {
 namespace {
 
-template <typename In>
-float to_plane(In x, float divisor, float shift) {
-  return float(x) / divisor - shift;
-}
+// float(pixel) / divisor - shift, with the division only where kDivide (a divisor other than 1).
+template <bool kDivide>
+struct ToPlane {
+  float divisor, shift;
+
+  template <typename In>
+  float operator()(In x) const {
+    return kDivide ? float(x) / divisor - shift : float(x) - shift;
+  }
+#if defined(__SSE2__)
+  __m128 operator()(__m128 x) const {
+    return _mm_sub_ps(kDivide ? _mm_div_ps(x, _mm_set1_ps(divisor)) : x, _mm_set1_ps(shift));
+  }
+#endif
+};
 
 // Columns [0, width) of interleaved float RGB pixels into three planes; returns how many it did.
-int64_t rgb_columns_vectorised(const float* x, float* const* out, int64_t width, float divisor, float shift) {
+template <class Map>
+int64_t rgb_columns_vectorised(const float* x, float* const* out, int64_t width, const Map& map) {
 #if defined(__SSE2__)
-  const __m128 d = _mm_set1_ps(divisor), s = _mm_set1_ps(shift);
   int64_t w = 0;
   for (; w + 4 <= width; w += 4) {
     const __m128 a0 = _mm_loadu_ps(x + 3 * w), a1 = _mm_loadu_ps(x + 3 * w + 4), a2 = _mm_loadu_ps(x + 3 * w + 8);
@@ -34,9 +46,9 @@ int64_t rgb_columns_vectorised(const float* x, float* const* out, int64_t width,
     const __m128 g = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(0, 0, 1, 1)),
                                     _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(2, 2, 3, 3)), _MM_SHUFFLE(2, 0, 2, 0));
     const __m128 b = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(1, 1, 2, 2)), a2, _MM_SHUFFLE(3, 0, 2, 0));
-    _mm_storeu_ps(out[0] + w, _mm_sub_ps(_mm_div_ps(r, d), s));
-    _mm_storeu_ps(out[1] + w, _mm_sub_ps(_mm_div_ps(g, d), s));
-    _mm_storeu_ps(out[2] + w, _mm_sub_ps(_mm_div_ps(b, d), s));
+    _mm_storeu_ps(out[0] + w, map(r));
+    _mm_storeu_ps(out[1] + w, map(g));
+    _mm_storeu_ps(out[2] + w, map(b));
   }
   return w;
 #else
@@ -44,32 +56,31 @@ int64_t rgb_columns_vectorised(const float* x, float* const* out, int64_t width,
 #endif
 }
 
-template <int C>
-void interleaved_row(const float* x, float* const* out, int64_t width, float divisor, float shift) {
-  const int64_t done = C == 3 ? rgb_columns_vectorised(x, out, width, divisor, shift) : 0;
+template <int C, class Map>
+void interleaved_row(const float* x, float* const* out, int64_t width, const Map& map) {
+  const int64_t done = C == 3 ? rgb_columns_vectorised(x, out, width, map) : 0;
   for (int64_t w = done; w < width; ++w) {
-    for (int c = 0; c < C; ++c) out[c][w] = to_plane(x[w * C + c], divisor, shift);
+    for (int c = 0; c < C; ++c) out[c][w] = map(x[w * C + c]);
   }
 }
 
-template <typename In>
-void strided_row(const In* x, float* const* out, int64_t channels, const PixelLayout& l, float divisor,
-                 float shift) {
+template <typename In, class Map>
+void strided_row(const In* x, float* const* out, int64_t channels, const PixelLayout& l, const Map& map) {
   for (int64_t c = 0; c < channels; ++c) {
     const In* row = x + c * l.stride_channel;
     if (l.stride_column == 1) {  // planar: a loop that vectorises
-      for (int64_t w = 0; w < l.width; ++w) out[c][w] = to_plane(row[w], divisor, shift);
+      for (int64_t w = 0; w < l.width; ++w) out[c][w] = map(row[w]);
     } else {
-      for (int64_t w = 0; w < l.width; ++w) out[c][w] = to_plane(row[w * l.stride_column], divisor, shift);
+      for (int64_t w = 0; w < l.width; ++w) out[c][w] = map(row[w * l.stride_column]);
     }
   }
 }
 
 // Image row r (of all batch * height) of every channel into the planes; `row` is a buffer of the row's floats for
 // interleaved uint8 pixels.
-template <typename In>
+template <typename In, class Map>
 void row_to_planes(const In* pixels, const PixelLayout& l, bool interleaved, std::vector<float>& row, int64_t r,
-                   float divisor, float shift, float* planes) {
+                   const Map& map, float* planes) {
   const int64_t n = r / l.height, h = r % l.height;
   const In* x = pixels + n * l.stride_batch + h * l.stride_row;
   float* const first = planes + (n * l.channels * l.height + h) * l.width;
@@ -78,7 +89,7 @@ void row_to_planes(const In* pixels, const PixelLayout& l, bool interleaved, std
     for (int64_t c0 = 0; c0 < l.channels; c0 += 4) {  // more than four channels: none of walloc's images
       const int64_t channels = std::min<int64_t>(4, l.channels - c0);
       for (int64_t c = 0; c < channels; ++c) out[c] = first + (c0 + c) * l.height * l.width;
-      strided_row(x + c0 * l.stride_channel, out, channels, l, divisor, shift);
+      strided_row(x + c0 * l.stride_channel, out, channels, l, map);
     }
     return;
   }
@@ -91,24 +102,24 @@ void row_to_planes(const In* pixels, const PixelLayout& l, bool interleaved, std
     values = row.data();
   }
   switch (l.channels) {
-    case 1: return interleaved_row<1>(values, out, l.width, divisor, shift);
-    case 2: return interleaved_row<2>(values, out, l.width, divisor, shift);
-    case 3: return interleaved_row<3>(values, out, l.width, divisor, shift);
-    default: return interleaved_row<4>(values, out, l.width, divisor, shift);
+    case 1: return interleaved_row<1>(values, out, l.width, map);
+    case 2: return interleaved_row<2>(values, out, l.width, map);
+    case 3: return interleaved_row<3>(values, out, l.width, map);
+    default: return interleaved_row<4>(values, out, l.width, map);
   }
 }
 
 // Each thread takes one run of consecutive rows: its reads and writes stay sequential for the prefetchers (rows
 // handed out one by one, alternating between threads, made two threads 1.4x slower on a Kodak image).
-template <typename In>
-void planes_from(const In* pixels, const PixelLayout& l, float divisor, float shift, float* planes, int threads) {
+template <typename In, class Map>
+void planes_from(const In* pixels, const PixelLayout& l, const Map& map, float* planes, int threads) {
   const bool interleaved = l.stride_channel == 1 && l.stride_column == l.channels && l.channels <= 4;
   const int64_t row_floats = std::is_same<In, uint8_t>::value && interleaved ? l.width * l.channels : 0;
   const auto make_row = [&] { return std::vector<float>(row_floats); };
   const int64_t rows = l.batch * l.height, runs = std::min<int64_t>(rows, std::max(threads, 1));
   parallel_for_with_scratch(runs, threads, make_row, [&](std::vector<float>& row, int64_t run) {
     for (int64_t r = rows * run / runs; r < rows * (run + 1) / runs; ++r) {
-      row_to_planes(pixels, l, interleaved, row, r, divisor, shift, planes);
+      row_to_planes(pixels, l, interleaved, row, r, map, planes);
     }
   });
 }
@@ -117,10 +128,17 @@ void planes_from(const In* pixels, const PixelLayout& l, float divisor, float sh
 
 void planes_from_pixels_cpu(PixelType type, const void* pixels, const PixelLayout& layout, float divisor,
                             float shift, float* planes, int threads) {
-  if (type == PixelType::UInt8) {
-    planes_from(static_cast<const uint8_t*>(pixels), layout, divisor, shift, planes, threads);
+  const auto run = [&](const auto& map) {
+    if (type == PixelType::UInt8) {
+      planes_from(static_cast<const uint8_t*>(pixels), layout, map, planes, threads);
+    } else {
+      planes_from(static_cast<const float*>(pixels), layout, map, planes, threads);
+    }
+  };
+  if (divisor == 1.0f) {
+    run(ToPlane<false>{divisor, shift});
   } else {
-    planes_from(static_cast<const float*>(pixels), layout, divisor, shift, planes, threads);
+    run(ToPlane<true>{divisor, shift});
   }
 }
 
