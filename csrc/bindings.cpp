@@ -76,13 +76,15 @@ void wpt1d_cpu_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, int
 
 void wpt2d_cpu_binding(BankKind kind, DType dtype, uintptr_t x, uintptr_t y, int64_t planes, int64_t height,
                        int64_t width, const PolyphaseBank& bank, const LiftingScheme& lifting, int levels,
-                       int threads) {
+                       int threads, double shift) {
   check_shape(planes, height, levels);
   check_shape(planes, width, levels);
+  if (shift != 0 && kind != BankKind::Split) throw std::invalid_argument("wpt2d: a merge takes no input shift");
   py::gil_scoped_release release;
   dispatch_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
-    wpt2d_cpu<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, lifting, levels, threads);
+    wpt2d_cpu<T>(kind, as_ptr<const T>(x), as_ptr<T>(y), planes, height, width, bank, lifting, levels, threads,
+                 static_cast<T>(shift));
   });
 }
 
@@ -334,7 +336,8 @@ void bind_cpu_kernels(py::module_& m) {
         py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));
   m.def("wpt2d_cpu", &wpt2d_cpu_binding, "2-D packet tree split/merge of contiguous planes", py::kw_only(),
         py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("planes"), py::arg("height"),
-        py::arg("width"), py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));
+        py::arg("width"), py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"),
+        py::arg("shift") = 0.0);
   m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)", py::kw_only(),
         py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
         py::arg("threads"));

@@ -45,6 +45,11 @@ def test_image_inputs_uint8_pil_and_float_agree(codec_path):
     u8 = (_image(40, 56) * 255).round().to(torch.uint8)
     pil = Image.fromarray(u8[0].permute(1, 2, 0).numpy())
     assert codec.compress(u8) == codec.compress(u8[0]) == codec.compress(pil) == codec.compress(u8.float() / 255)
+    # contiguous float images skip the pixel pass (the transform centres them as it reads them), others take it
+    x = u8.float() / 255
+    assert codec.compress(x) == codec.compress(x.contiguous(memory_format=torch.channels_last))
+    with torch.no_grad():
+        assert torch.equal(codec.model.encode_pixels(x), codec.model.encode(codec.model.pixels_to_signal(x)))
     with pytest.raises(ValueError, match="expected images"):
         codec.compress(torch.rand(1, 5, 16, 16))  # 1 to 4 channels: grey, grey + alpha, RGB, RGBA
     with pytest.raises(ValueError, match="uint8 or float"):
@@ -67,8 +72,8 @@ def test_a_cpu_batch_is_encoded_in_groups_of_images_with_the_same_latents(codec_
     codec = walloc.load("tiny-image-0")
     images = torch.cat([_image(40, 56, seed) for seed in range(3)])
     whole = codec.encode(images)
-    sizes, encode = [], codec.model.encode
-    monkeypatch.setattr(codec.model, "encode", lambda x: sizes.append(len(x)) or encode(x))
+    sizes, encode = [], codec.model.encode_pixels
+    monkeypatch.setattr(codec.model, "encode_pixels", lambda x: sizes.append(len(x)) or encode(x))
     monkeypatch.setattr(image_codec, "CPU_ENCODE_PIXELS", 2 * 40 * 56)
     grouped = codec.encode(images)
     assert sizes == [2, 1]

@@ -142,6 +142,29 @@ def test_results_do_not_depend_on_the_thread_count(wavelet: str, planes: int) ->
         torch.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("wavelet,dtype", [("bior4.4", torch.float32), ("db2", torch.float32),
+                                           ("bior4.4", torch.float64)])
+def test_shift_is_the_split_of_x_minus_shift(wavelet: str, dtype) -> None:
+    # The lifting kernel subtracts in its first column pass, the tap kernel in a copy of the band: both must
+    # give the bits of splitting x - shift, at every level count, on bands with partial vectors, at 1 and 2
+    # threads (3 planes on 2 threads share subtrees).
+    g = torch.Generator().manual_seed(7)
+    threads = torch.get_num_threads()
+    try:
+        for levels, shape in [(1, (2, 3, 10, 22)), (2, (1, 3, 40, 24)), (3, (2, 1, 64, 96)), (3, (1, 3, 8, 8))]:
+            wpt = walloc.WPT2d(wavelet, levels)
+            x = torch.rand(*shape, generator=g, dtype=dtype)
+            for n in (1, 2):
+                torch.set_num_threads(n)
+                assert torch.equal(wpt(x, shift=0.5), wpt(x - 0.5))
+    finally:
+        torch.set_num_threads(threads)
+    x = torch.rand(1, 2, 16, 16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: wpt(v, shift=0.25), (x,))
+    with pytest.raises(ValueError, match="not a merge"):
+        ops.wpt2d(wpt(x), True, [0, 0, 0], [1.0], [], 3, 0.5)
+
+
 def test_gradient_is_the_adjoint_not_the_synthesis() -> None:
     # <A x, g> == <x, A^T g>; for bior4.4 A^T differs from A^-1, so using synthesis as the gradient fails.
     wpt = walloc.WPT2d("bior4.4", 2)
@@ -175,6 +198,8 @@ def test_opcheck(op, shape, device) -> None:
             x = torch.randn(shape[0], shape[1] * (4 if op is ops.wpt2d else 2) ** 2, *[s // 4 for s in shape[2:]],
                             dtype=torch.float64, device=device, requires_grad=True)
         torch.library.opcheck(op, (x, merge, list(bank.meta), list(bank.coef), banks.lifting.flat(), 2))
+        if op is ops.wpt2d and not merge:
+            torch.library.opcheck(op, (x, merge, list(bank.meta), list(bank.coef), banks.lifting.flat(), 2, 0.5))
 
 
 def test_torch_compile() -> None:
@@ -229,6 +254,8 @@ def test_cuda_matches_cpu(wavelet: str, dtype) -> None:
         x = torch.randn(*shape, dtype=dtype)
         y_cpu, y_gpu = wpt(x), wpt(x.cuda())
         assert (y_gpu.cpu() - y_cpu).abs().max() <= 1e-5 * y_cpu.abs().max()
+        if wpt.ndim == 2:
+            assert torch.equal(wpt(x.cuda(), shift=0.5), wpt(x.cuda() - 0.5))
         assert (wpt.inverse(y_gpu).cpu() - wpt.inverse(y_cpu)).abs().max() <= 1e-5 * x.abs().max()
 
 
@@ -251,6 +278,8 @@ for x in (torch.randn(2, 3, 64, 96, generator=g), torch.randn(1, 2, 40, 56, gene
             xi = (x if wpt.ndim == 2 else x.flatten(2)).to(dtype)
             y = wpt(xi)
             h.update(y.numpy().tobytes()); h.update(wpt.inverse(y).numpy().tobytes())
+            if wpt.ndim == 2:
+                h.update(wpt(xi, shift=0.5).numpy().tobytes())
 print(walloc.build_info()["cpu_isa"], h.hexdigest())
 """
 

@@ -65,13 +65,15 @@ inline int64_t positive_mod(int64_t a, int64_t m) {
 // 2-D split: x is (planes, height, width), y is (planes, 4**levels, height / 2**levels, width / 2**levels),
 // children of a band in PyWavelets' natural order (a, h, v, d); merge is the reverse.
 // A non-empty `lifting` (the same wavelet's lifting scheme) replaces the bank's taps in the CPU kernels.
+// A 2-D split reads each input sample as x - shift (the same float subtraction, so the result is that of
+// splitting x - shift): images in [0, 1] are centred as the transform reads them, without a pass of their own.
 template <typename T>
 void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, const PolyphaseBank& bank,
                const LiftingScheme& lifting, int levels, int threads);
 
 template <typename T>
 void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,
-               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads);
+               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads, T shift = T(0));
 
 #ifdef WALLOC_WITH_CUDA
 // CUDA twins of the above: same layouts and arithmetic. `workspace` holds 2 * planes * size elements of T

@@ -119,6 +119,7 @@ struct TapKernel {
   std::vector<const T*> ptrs;
   std::vector<T> ext[2];   // periodically padded copies of the two input channels of a row
   std::vector<T> row[2];   // a row-pass result before interleaving, or a column-pass result
+  std::vector<T> shifted;  // a band read as x - shift (see split_band)
 
   explicit TapKernel(const PolyphaseBank& b) : bank(b) {
     for (int k = 0; k < 2; ++k) coef[k].assign(b.coef[k].begin(), b.coef[k].end());
@@ -205,7 +206,16 @@ struct TapKernel {
 
   // 2-D split of one (2m x 2w) band with row stride ld into its four (m x w) children (a, h, v, d). Each
   // pair of column-pass rows is split along the row right away, so nothing band-sized is written twice.
-  void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4]) {
+  // kShifted: the band is read as in - shift (a copy first: the taps read each sample several times).
+  template <bool kShifted = false>
+  void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4], T shift = T(0)) {
+    if constexpr (kShifted) {
+      shifted.resize(4 * m * w);
+      for (int64_t r = 0; r < 2 * m; ++r) {
+        for (int64_t c = 0; c < 2 * w; ++c) shifted[r * 2 * w + c] = in[r * ld + c] - shift;
+      }
+      return split_band(shifted.data(), 2 * w, m, w, kids);
+    }
     const T* phases[2] = {in, in + ld};  // even and odd rows
     for (int64_t o = 0; o < m; ++o) {
       for (int kc = 0; kc < 2; ++kc) {
@@ -465,8 +475,9 @@ class LiftingKernel {
 
   // 2-D split of one (2m x 2w) band with row stride ld into its four (m x w) children (a, h, v, d). Blocks of
   // kBlockRows row pairs stream through the column lifting, then each resulting row is split along the row
-  // (which also applies the column scales).
-  void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4]) {
+  // (which also applies the column scales). kShifted: the band is read as in - shift, as the columns load it.
+  template <bool kShifted = false>
+  void split_band(const T* in, int64_t ld, int64_t m, int64_t w, T* const kids[4], T shift = T(0)) {
     const int64_t width = 2 * w, stride = round_up(width);
     const Steps steps = steps_;
     T* const buffer = aligned(rows_, (2 * P + 2 + 2 * kBlockRows) * stride);
@@ -484,6 +495,10 @@ class LiftingKernel {
           V e_new[P + 1], o_new[P + 1];
           e_new[0] = at<V>(even_rows[r], c);
           o_new[0] = at<V>(even_rows[r] + ld, c);
+          if constexpr (kShifted) {
+            e_new[0] = e_new[0] - shift;
+            o_new[0] = o_new[0] - shift;
+          }
           for (int j = 1; j <= P; ++j) {
             o_new[j] = predicted(o_old[j - 1], e_old[j - 1], e_new[j - 1], steps.predict[j - 1]);
             e_new[j] = updated(e_old[j - 1], o_old[j], o_new[j], steps.update[j - 1]);
@@ -945,12 +960,14 @@ void packet_tree_1d(BankKind kind, const T* x, T* y, int64_t planes, int64_t len
 
 template <typename T, class Kernel>
 void packet_tree_2d(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width, int levels,
-                    int threads, const Kernel& prototype) {
+                    int threads, const Kernel& prototype, T shift) {
   packet_trees<T>(kind, x, y, planes, height * width, levels, 2, threads, prototype,
                   [&](Kernel& kernel, int level, T* band, T* first_kid) {
                     const int64_t h = height >> level, w = width >> level, child = (h / 2) * (w / 2);
                     T* const kids[4] = {first_kid, first_kid + child, first_kid + 2 * child, first_kid + 3 * child};
-                    if (kind == BankKind::Split) {
+                    if (kind == BankKind::Split && level == 0 && shift != T(0)) {
+                      kernel.template split_band<true>(band, w, h / 2, w / 2, kids, shift);
+                    } else if (kind == BankKind::Split) {
                       kernel.split_band(band, w, h / 2, w / 2, kids);
                     } else {
                       kernel.merge_band(kids, h / 2, w / 2, band);
@@ -986,10 +1003,10 @@ void wpt1d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t length, 
 
 template <typename T>
 void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,
-               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads) {
+               const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads, T shift) {
   advise_huge_pages(y, sizeof(T) * planes * height * width);
   with_kernel<T>(bank, lifting, [&](const auto& kernel) {
-    packet_tree_2d(kind, x, y, planes, height, width, levels, threads, kernel);
+    packet_tree_2d(kind, x, y, planes, height, width, levels, threads, kernel, shift);
   });
 }
 
@@ -998,9 +1015,9 @@ template void wpt1d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t,
 template void wpt1d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, const PolyphaseBank&,
                                  const LiftingScheme&, int, int);
 template void wpt2d_cpu<float>(BankKind, const float*, float*, int64_t, int64_t, int64_t, const PolyphaseBank&,
-                                const LiftingScheme&, int, int);
+                                const LiftingScheme&, int, int, float);
 template void wpt2d_cpu<double>(BankKind, const double*, double*, int64_t, int64_t, int64_t, const PolyphaseBank&,
-                                 const LiftingScheme&, int, int);
+                                 const LiftingScheme&, int, int, double);
 
 }  // namespace WALLOC_CPU_ISA
 }  // namespace walloc

@@ -13,7 +13,7 @@ namespace walloc {
                  const LiftingScheme& lifting, int levels, int threads);                                       \
   template <typename T>                                                                                       \
   void wpt2d_cpu(BankKind kind, const T* x, T* y, int64_t planes, int64_t height, int64_t width,              \
-                 const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads);            \
+                 const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads, T shift);   \
   }
 
 WALLOC_DECLARE_WPT_CPU(baseline)

@@ -102,7 +102,7 @@ class ImageCodec(WallocCodec):
         pixels = images.shape[-2] * images.shape[-1]
         group = len(images) if self.device.type != "cpu" else CPU_ENCODE_PIXELS // pixels
         with exact_float32(self.device):
-            latents = [self.model.encode(self.model.pixels_to_signal(part)) for part in images.split(max(1, group))]
+            latents = [self.model.encode_pixels(part) for part in images.split(max(1, group))]
         return latents[0] if len(latents) == 1 else torch.cat(latents)
 
     @torch.no_grad()

@@ -137,23 +137,28 @@ def _lifting(flat: tuple[float, ...]) -> _C.LiftingScheme:
 
 
 def wpt(x: Tensor, y: Tensor, *, merge: bool, meta: list[int], coef: list[float], lifting: list[float],
-        levels: int) -> None:
+        levels: int, shift: float = 0.0) -> None:
     """One packet tree of ``levels`` levels from x (N, C, *S) into y, a split or a ``merge`` (1-D or 2-D by
     x's rank) with the bank of taps ``meta`` = (out, src, shift) per ``coef``; a non-empty ``lifting``
-    (``LiftingScheme.flat()``) replaces the taps on the CPU. x and y of one float dtype."""
+    (``LiftingScheme.flat()``) replaces the taps on the CPU. x and y of one float dtype. ``shift``: a 2-D split
+    on the CPU of x - shift (see :mod:`walloc.ops.wavelets`)."""
     what = "walloc wavelet packet transform"
     check_dtype(x.dtype, what)
     signal = y.shape if merge else x.shape
     args = dict(kind=_C.BankKind.Merge if merge else _C.BankKind.Split, dtype=_DTYPES[x.dtype], x=x.data_ptr(),
                 y=y.data_ptr(), planes=signal[0] * signal[1], bank=_bank(tuple(meta), tuple(coef)), levels=levels)
     sizes = dict(zip(("length",) if len(signal) == 3 else ("height", "width"), signal[2:]))
-    if _on_cuda(x, what):
+    on_cuda = _on_cuda(x, what)
+    if shift and (on_cuda or len(signal) != 4 or merge):
+        raise ValueError(f"{what}: only a 2-D split on the CPU takes a shift")
+    if on_cuda:
         workspace = torch.empty(((len(signal) - 2) * x.numel(),), dtype=x.dtype, device=x.device)
         kernel = _C.wpt1d_cuda if len(signal) == 3 else _C.wpt2d_cuda
         kernel(**args, **sizes, workspace=workspace.data_ptr(), **_launch(x.device))
+    elif len(signal) == 3:
+        _C.wpt1d_cpu(**args, **sizes, lifting=_lifting(tuple(lifting)), threads=threads())
     else:
-        kernel = _C.wpt1d_cpu if len(signal) == 3 else _C.wpt2d_cpu
-        kernel(**args, **sizes, lifting=_lifting(tuple(lifting)), threads=threads())
+        _C.wpt2d_cpu(**args, **sizes, lifting=_lifting(tuple(lifting)), threads=threads(), shift=shift)
 
 
 def coding_device(*tensors) -> torch.device:

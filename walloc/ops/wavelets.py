@@ -5,6 +5,8 @@
 ``merge=True`` is the reverse. The gradient of a split with bank P is a merge with P's transpose (and vice
 versa), so double backward works too. ``lifting`` (``LiftingScheme.flat()`` of the same wavelet, or empty) lets
 the float32 CPU kernels run lifting steps instead of the taps; CUDA runs the taps, being bound by memory.
+A 2-D split with ``shift`` transforms ``x - shift``, subtracted as the CPU kernels read each sample (the same
+float subtraction, so the same result as a separate pass, without writing and reading that pass's output).
 """
 
 from __future__ import annotations
@@ -45,20 +47,23 @@ def _output_shape(shape: torch.Size, ndim: int, merge: bool, levels: int) -> lis
     return [n, c * bands] + [s >> levels for s in spatial]
 
 
-def _run(
-    x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int
-) -> Tensor:
+def _run(x: Tensor, ndim: int, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int,
+         shift: float = 0.0) -> Tensor:
     shape = _output_shape(x.shape, ndim, merge, levels)
+    if merge and shift:
+        raise ValueError(f"walloc::wpt{ndim}d: shift applies to a split, not a merge")
     if x.dtype in kernels.UPCAST_DTYPES:
-        return _run(x.float(), ndim, merge, meta, coef, lifting, levels).to(x.dtype)
+        return _run(x.float(), ndim, merge, meta, coef, lifting, levels, shift).to(x.dtype)
     kernels.check_dtype(x.dtype, "walloc wavelet packet transform")
+    if shift and x.device.type != "cpu":  # the CUDA kernels take no shift: their own pass first
+        x, shift = x - shift, 0.0
     x = x.contiguous()
     y = torch.empty(shape, dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
     # Lifting only in float32: in float64 the taps are what match PyWavelets to 1e-12 (see filter_banks.CDF97).
     steps = lifting if x.dtype == torch.float32 else []
-    kernels.wpt(x, y, merge=merge, meta=meta, coef=coef, lifting=steps, levels=levels)
+    kernels.wpt(x, y, merge=merge, meta=meta, coef=coef, lifting=steps, levels=levels, shift=shift)
     return y
 
 
@@ -69,25 +74,28 @@ def wpt1d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: l
 
 
 @kernel_op("wpt2d")
-def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int) -> Tensor:
-    """2-D full packet tree: split (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels), or merge."""
-    return _run(x, 2, merge, meta, coef, lifting, levels)
+def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: list[float], levels: int,
+          shift: float = 0.0) -> Tensor:
+    """2-D full packet tree: split (N, C, H, W) -> (N, C * 4**levels, H / 2**levels, W / 2**levels) of
+    ``x - shift``, or merge."""
+    return _run(x, 2, merge, meta, coef, lifting, levels, shift)
 
 
 def _register(op, ndim: int) -> None:
     @torch.library.register_fake(op)
-    def _(x, merge, meta, coef, lifting, levels):
+    def _(x, merge, meta, coef, lifting, levels, *shift):
         return x.new_empty(_output_shape(x.shape, ndim, merge, levels))
 
     def setup_context(ctx, inputs, output):
-        _, merge, meta, coef, _, levels = inputs
+        _, merge, meta, coef, _, levels, *_ = inputs
         ctx.args = (merge, meta, coef, levels)
 
     def backward(ctx, grad):
         # The adjoint runs the transposed taps; a lifting scheme's transpose is not registered, so none here.
+        # A shift is a constant: the gradient is the same.
         merge, meta, coef, levels = ctx.args
         t_meta, t_coef = transpose_taps(meta, coef)
-        return op(grad, not merge, t_meta, t_coef, [], levels), None, None, None, None, None
+        return (op(grad, not merge, t_meta, t_coef, [], levels),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
     torch.library.register_autograd(op, backward, setup_context=setup_context)
 
