@@ -36,13 +36,16 @@ class _PacketTransform(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Analysis: every input channel becomes ``packets`` channels, each dimension shrinks by 2**levels."""
-        bank = self.banks.analysis
-        return self._op(x, False, list(bank.meta), list(bank.coef), self._lifting, self.levels)
+        return self._tree(x, False)
 
     def inverse(self, y: Tensor) -> Tensor:
         """Synthesis: the inverse of :meth:`forward` (perfect reconstruction up to the filters' precision)."""
-        bank = self.banks.synthesis
-        return self._op(y, True, list(bank.meta), list(bank.coef), self._lifting, self.levels)
+        return self._tree(y, True)
+
+    def _tree(self, x: Tensor, merge: bool, *options: float) -> Tensor:
+        """The operator over the whole tree with the analysis (split) or synthesis (``merge``) bank."""
+        bank = self.banks.synthesis if merge else self.banks.analysis
+        return self._op(x, merge, list(bank.meta), list(bank.coef), self._lifting, self.levels, *options)
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet!r}, levels={self.levels}, mode={self.mode!r}"
@@ -68,5 +71,4 @@ class WPT2d(_PacketTransform):
     def forward(self, x: Tensor, shift: float = 0.0) -> Tensor:
         """Analysis of ``x - shift``: the CPU kernels subtract as they read x (the same values as
         ``forward(x - shift)`` without that pass over x; images in [0, 1] centred on the way in)."""
-        bank = self.banks.analysis
-        return self._op(x, False, list(bank.meta), list(bank.coef), self._lifting, self.levels, shift)
+        return self._tree(x, False, shift)
