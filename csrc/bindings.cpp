@@ -14,6 +14,7 @@
 #include "common/cpu_isa.h"
 #include "entropy/predictive.h"
 #include "entropy/rans.h"
+#include "linear/pointwise.h"
 #include "media/pixels.h"
 #include "quant/quant.h"
 #include "wavelets/polyphase.h"
@@ -162,6 +163,24 @@ void quant_cpu_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uint
   });
 }
 
+linear::PointwiseShape pointwise_shape(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t size) {
+  if (batch < 0 || in_channels < 0 || out_channels < 0 || size < 0) {
+    throw std::invalid_argument("pointwise map: sizes must be >= 0");
+  }
+  return {batch, in_channels, out_channels, size};
+}
+
+void pointwise_cpu_binding(DType dtype, uintptr_t x, uintptr_t weight, uintptr_t bias, uintptr_t y, int64_t batch,
+                           int64_t in_channels, int64_t out_channels, int64_t size, int threads) {
+  const linear::PointwiseShape shape = pointwise_shape(batch, in_channels, out_channels, size);
+  py::gil_scoped_release release;
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    linear::pointwise_cpu<T>(as_ptr<const T>(x), as_ptr<const T>(weight), as_ptr<const T>(bias), as_ptr<T>(y), shape,
+                             threads);
+  });
+}
+
 media::PixelLayout pixel_layout(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
   if (sizes.size() != 4 || strides.size() != 4) throw std::invalid_argument("pixels: expected 4 sizes and 4 strides");
   for (size_t i = 0; i < 4; ++i) {
@@ -217,6 +236,17 @@ void quant_cuda_binding(quant::Op op, DType dtype, uintptr_t x, uintptr_t g, uin
     using T = decltype(zero);
     quant::elementwise_cuda<T>(op, as_ptr<const T>(x), as_ptr<const T>(g), as_ptr<T>(y), n, params,
                                as_ptr<void>(stream));
+  });
+}
+
+void pointwise_cuda_binding(DType dtype, uintptr_t x, uintptr_t weight, uintptr_t bias, uintptr_t y, int64_t batch,
+                            int64_t in_channels, int64_t out_channels, int64_t size, int device, uintptr_t stream) {
+  const linear::PointwiseShape shape = pointwise_shape(batch, in_channels, out_channels, size);
+  set_device(device);
+  dispatch_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    linear::pointwise_cuda<T>(as_ptr<const T>(x), as_ptr<const T>(weight), as_ptr<const T>(bias), as_ptr<T>(y), shape,
+                              as_ptr<void>(stream));
   });
 }
 
@@ -341,6 +371,10 @@ void bind_cpu_kernels(py::module_& m) {
   m.def("quant_cpu", &quant_cpu_binding, "elementwise quantization kernels (see csrc/quant/quant.h)", py::kw_only(),
         py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
         py::arg("threads"));
+  m.def("pointwise_cpu", &pointwise_cpu_binding,
+        "y = bias + weight x per sample, summed in channel order without FMAs (see linear/pointwise.h)",
+        py::kw_only(), py::arg("dtype"), py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"),
+        py::arg("batch"), py::arg("in_channels"), py::arg("out_channels"), py::arg("size"), py::arg("threads"));
   m.def("planes_from_pixels_cpu", &planes_from_pixels_cpu_binding,
         "contiguous float planes pixel / divisor - shift from (N, C, H, W) pixels of any strides (media/pixels.h)",
         py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"), py::arg("strides"), py::arg("divisor"),
@@ -381,6 +415,9 @@ void bind_cuda_kernels(py::module_& m) {
   m.def("quant_cuda", &quant_cuda_binding, "CUDA twin of quant_cpu (params.offsets on the device)", py::kw_only(),
         py::arg("op"), py::arg("dtype"), py::arg("x"), py::arg("g"), py::arg("y"), py::arg("n"), py::arg("params"),
         py::arg("device"), py::arg("stream"));
+  m.def("pointwise_cuda", &pointwise_cuda_binding, "CUDA twin of pointwise_cpu (the same bits)", py::kw_only(),
+        py::arg("dtype"), py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"), py::arg("batch"),
+        py::arg("in_channels"), py::arg("out_channels"), py::arg("size"), py::arg("device"), py::arg("stream"));
   m.def("planes_from_pixels_cuda", &planes_from_pixels_cuda_binding, "CUDA twin of planes_from_pixels_cpu",
         py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"), py::arg("strides"), py::arg("divisor"),
         py::arg("shift"), py::arg("planes"), py::arg("device"), py::arg("stream"));

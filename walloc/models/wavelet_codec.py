@@ -12,7 +12,7 @@ import pywt
 import torch
 from torch import Tensor, nn
 
-from ..ops import planes_from_pixels
+from ..ops import planes_from_pixels, pointwise_linear
 from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
 from ..wavelets import WPT1d, WPT2d
 from .layers import LatentDecoder2D, OobleckDecoder, ToeplitzConv1d
@@ -47,16 +47,14 @@ class _FilterBuffers(nn.Module):
 
 
 def _pointwise(conv: nn.Conv1d | nn.Conv2d, x: Tensor) -> Tensor:
-    """``conv(x)`` for the encoder's kernel-1 convolution (stride 1, one group), as one matrix product per item.
-    torch's convolution takes oneDNN or its own GEMM depending on the thread count and the batch size, and
-    their sums differ in the last bits, so image latents near a rounding tie depended on them (one symbol of 24
-    Kodak images differed between one and two threads); the same product per item does not. Zero padding gives
-    the bias alone, so the padded border is filled with it rather than computed."""
+    """``conv(x)`` for the encoder's kernel-1 convolution (stride 1, one group) by :func:`pointwise_linear`,
+    whose sums are the same bits on every CPU, thread count, batch and GPU. torch's convolution takes oneDNN or
+    its own GEMM depending on the thread count and the batch size, and MKL's matrix product a kernel per CPU,
+    and their sums differ in the last bits, so latents near a rounding tie (and so the stream) depended on
+    them. Zero padding gives the bias alone, so the padded border is filled with it rather than computed."""
     if len(x) == 0:
         return conv(x)
-    weight, bias = conv.weight.flatten(1), conv.bias.unsqueeze(1)
-    products = [torch.addmm(bias, weight, item.flatten(1)).view(-1, *item.shape[1:]) for item in x]
-    out = products[0].unsqueeze(0) if len(products) == 1 else torch.stack(products)  # one image: no copy
+    out = pointwise_linear(x, conv.weight.flatten(1), conv.bias)
     if not any(conv.padding):
         return out
     padded = conv.bias.view(1, -1, *[1] * len(conv.padding))

@@ -105,6 +105,20 @@ def quant(op: QuantOp, x: Tensor, g: Optional[Tensor], y: Tensor, *, scale: floa
         _C.quant_cpu(**args, threads=threads())
 
 
+def pointwise(x: Tensor, weight: Tensor, bias: Tensor, y: Tensor) -> None:
+    """y (N, O, S) = bias (O) + weight (O, C) x (N, C, S) per sample, summed in channel order without fused
+    multiply-adds (csrc/linear/pointwise.h): the same bits on every CPU and GPU. All contiguous, one float dtype,
+    on x's device."""
+    check_dtype(x.dtype, "walloc pointwise map")
+    (batch, in_channels, size), out_channels = x.shape, weight.shape[0]
+    args = dict(dtype=_DTYPES[x.dtype], x=x.data_ptr(), weight=weight.data_ptr(), bias=bias.data_ptr(),
+                y=y.data_ptr(), batch=batch, in_channels=in_channels, out_channels=out_channels, size=size)
+    if _on_cuda(x, "walloc pointwise map"):
+        _C.pointwise_cuda(**args, **_launch(x.device))
+    else:
+        _C.pointwise_cpu(**args, threads=threads())
+
+
 _PIXEL_TYPES = {torch.uint8: _C.PixelType.UInt8, torch.float32: _C.PixelType.Float32}
 
 

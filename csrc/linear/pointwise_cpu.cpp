@@ -1,0 +1,134 @@
+// CPU pointwise map (see pointwise.h). Work items are tiles of one item's samples, on threads; a tile's outputs
+// are computed kRows at a time, over blocks of kVectorsPerRow vectors of samples, whose kRows x kVectorsPerRow
+// accumulators stay in registers while every input channel's vectors stream past once. Samples past the last
+// whole vector go one by one, through the same operations in the same order, so their bits match the vectors'.
+//
+// This file is compiled once per instruction set (see pointwise_isa.h), like csrc/wavelets/wpt_cpu.cpp, and
+// with -ffp-contract=off: every copy gives the same bits, wider vectors only hold more samples.
+#include <algorithm>
+#include <cstring>
+
+#include "../common/parallel.h"
+#include "pointwise_isa.h"
+#include "../common/cpu_target.h"  // last: the target applies to what follows
+
+namespace walloc {
+namespace linear {
+namespace WALLOC_CPU_ISA {
+namespace {
+
+#ifdef WALLOC_CPU_VECTOR_BYTES
+constexpr int kVectorBytes = WALLOC_CPU_VECTOR_BYTES;
+#else
+constexpr int kVectorBytes = 16;  // SSE2, part of every x86-64 CPU
+#endif
+// Accumulators a block keeps: kRows x kVectorsPerRow, plus that many input vectors, within the 16 vector
+// registers of SSE2 and AVX2 (32 with AVX-512, which takes four vectors a row).
+#ifdef WALLOC_CPU_VECTORS_PER_ROW
+constexpr int kVectorsPerRow = WALLOC_CPU_VECTORS_PER_ROW;
+#else
+constexpr int kVectorsPerRow = 2;
+#endif
+constexpr int kRows = 6;
+// Samples a work item: enough work to share among threads, small enough that a tile's inputs (in_channels
+// rows of kTile samples) stay in L2 while every group of outputs reads them.
+constexpr int64_t kTile = 256;
+
+template <typename T>
+struct VecOf {
+  typedef T type __attribute__((vector_size(kVectorBytes)));
+};
+template <typename T>
+using Vec = typename VecOf<T>::type;
+template <typename T>
+constexpr int kLanes = kVectorBytes / sizeof(T);
+
+template <typename T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <typename T>
+inline Vec<T> broadcast(T value) {
+  Vec<T> v;
+  for (int l = 0; l < kLanes<T>; ++l) v[l] = value;  // not 0 + value, which would turn a -0 bias into +0
+  return v;
+}
+
+// Outputs [0, G) of weight rows w (stride in_channels) at samples [0, U lanes) of x (channel stride size).
+template <typename T, int G, int U>
+inline __attribute__((always_inline)) void block(const T* x, const T* w, const T* b, T* y, int64_t in_channels,
+                                                 int64_t size) {
+  constexpr int L = kLanes<T>;
+  Vec<T> acc[G][U];
+  for (int g = 0; g < G; ++g) {
+    for (int u = 0; u < U; ++u) acc[g][u] = broadcast(b[g]);
+  }
+  for (int64_t c = 0; c < in_channels; ++c) {
+    Vec<T> in[U];
+    for (int u = 0; u < U; ++u) in[u] = load(x + c * size + u * L);
+    for (int g = 0; g < G; ++g) {
+      const T weight = w[g * in_channels + c];
+      for (int u = 0; u < U; ++u) acc[g][u] = acc[g][u] + weight * in[u];
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    for (int u = 0; u < U; ++u) std::memcpy(y + g * size + u * L, &acc[g][u], sizeof(Vec<T>));
+  }
+}
+
+// Outputs [0, G) at samples [begin, end) of one item: whole blocks, whole vectors, then one sample at a time.
+template <typename T, int G>
+void rows(const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size, int64_t begin,
+          int64_t end) {
+  constexpr int L = kLanes<T>;
+  int64_t s = begin;
+  for (; s + kVectorsPerRow * L <= end; s += kVectorsPerRow * L) {
+    block<T, G, kVectorsPerRow>(x + s, w, b, y + s, in_channels, size);
+  }
+  for (; s + L <= end; s += L) block<T, G, 1>(x + s, w, b, y + s, in_channels, size);
+  for (; s < end; ++s) {
+    for (int g = 0; g < G; ++g) {
+      T acc = b[g];
+      for (int64_t c = 0; c < in_channels; ++c) acc = acc + w[g * in_channels + c] * x[c * size + s];
+      y[g * size + s] = acc;
+    }
+  }
+}
+
+template <typename T, int G>
+void rows_of_group(int group, const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size,
+                   int64_t begin, int64_t end) {
+  if constexpr (G > 1) {
+    if (group < G) return rows_of_group<T, G - 1>(group, x, w, b, y, in_channels, size, begin, end);
+  }
+  rows<T, G>(x, w, b, y, in_channels, size, begin, end);
+}
+
+}  // namespace
+
+template <typename T>
+void pointwise_cpu(const T* x, const T* weight, const T* bias, T* y, const PointwiseShape& shape, int threads) {
+  const int64_t tiles = (shape.size + kTile - 1) / kTile;
+  const int64_t in_channels = shape.in_channels, size = shape.size;
+  parallel_for_with_scratch(shape.batch * tiles, threads, [] { return 0; }, [&](int, int64_t item) {
+    const int64_t n = item / tiles, begin = (item % tiles) * kTile, end = std::min(size, begin + kTile);
+    const T* in = x + n * in_channels * size;
+    T* out = y + n * shape.out_channels * size;
+    for (int64_t o = 0; o < shape.out_channels; o += kRows) {
+      const int group = int(std::min<int64_t>(kRows, shape.out_channels - o));
+      rows_of_group<T, kRows>(group, in, weight + o * in_channels, bias + o, out + o * size, in_channels, size,
+                              begin, end);
+    }
+  });
+}
+
+template void pointwise_cpu<float>(const float*, const float*, const float*, float*, const PointwiseShape&, int);
+template void pointwise_cpu<double>(const double*, const double*, const double*, double*, const PointwiseShape&,
+                                    int);
+
+}  // namespace WALLOC_CPU_ISA
+}  // namespace linear
+}  // namespace walloc
