@@ -38,7 +38,7 @@ echo "== CUDA tests"
 timeout 120 python3 -P -m pytest "${pytest_args[@]}" -rs tests -k cuda
 
 echo "== compute-sanitizer over the CUDA kernel tests (memcheck: all kernels; racecheck: entropy)"
-kernel_tests=(tests/test_wpt.py tests/test_quant.py tests/test_entropy.py)
+kernel_tests=(tests/test_wpt.py tests/test_quant.py tests/test_pointwise.py tests/test_entropy.py)
 timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
   python3 -P -m pytest "${pytest_args[@]}" -x "${kernel_tests[@]}" -k cuda
 echo "memcheck exit: $?"
