@@ -45,6 +45,25 @@ def test_alpha_is_kept_exactly(codec_path, tmp_path):
     assert main(["decompress", str(tmp_path / "x.wlc"), str(tmp_path / "out.jpg")]) == 1  # JPEG has no alpha
 
 
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1", "CMYK"])
+def test_eight_bit_pictures_are_their_samples_over_255(mode):
+    """Every 8-bit mode is read as its samples (in the mode Pillow converts it to) / 255 in float32, exactly as
+    ``uint8_tensor.float() / 255``, with the colour and alpha planes apart."""
+    from walloc.media import picture_from_pil
+
+    rgba = np.concatenate([_gradient(37, 61), _gradient(37, 61, channels=1)[:, ::-1]], -1).astype(np.uint8)
+    image = Image.fromarray(rgba, "RGBA").convert(mode)
+    target = {"RGBA": "RGBA", "L": "L", "LA": "LA", "1": "L"}.get(mode, "RGB")
+    samples = torch.from_numpy(np.array(image.convert(target))).reshape(37, 61, -1).permute(2, 0, 1).float() / 255
+    picture = picture_from_pil(image)
+    colour = 3 if target.startswith("RGB") else 1
+    assert picture.bit_depth == 8 and picture.pixels.is_contiguous()
+    assert torch.equal(picture.pixels, samples[:colour])
+    assert (picture.alpha is None) == (not target.endswith("A"))
+    if picture.alpha is not None:
+        assert torch.equal(picture.alpha, samples[-1])
+
+
 def test_sixteen_bit_grey_keeps_sixteen_bits(codec_path, tmp_path):
     """Pillow's convert("RGB") clips 16-bit grey to white; read at full precision it codes like any image (the
     shipped codec, so that the quality means something)."""
