@@ -91,11 +91,12 @@ def cache_sizes() -> dict[str, str]:
 
 def machine() -> dict:
     """What a figure depends on: the CPU (model name, family and model numbers), its caches, the instruction
-    set walloc's kernels and torch's run, threads, and the GPU if one is visible."""
+    set walloc's kernels and torch's run, the L2 size walloc blocks for, threads, and the GPU if one is visible."""
     import walloc
 
     info = {"cpu": device_name("cpu"), "cpu_family": _cpuinfo("cpu family"), "cpu_model": _cpuinfo("model"),
             "caches": cache_sizes(), "walloc_isa": walloc.build_info()["cpu_isa"],
+            "walloc_l2_bytes": walloc.build_info()["l2_bytes"],
             "torch_isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
@@ -106,7 +107,8 @@ def machine_line() -> str:
     """:func:`machine` in one line, for the head of a printed table."""
     m = machine()
     caches = ", ".join(f"{k} {v}" for k, v in m["caches"].items())
-    return (f"{m['cpu']} (family {m['cpu_family']} model {m['cpu_model']}; {caches}), walloc {m['walloc_isa']}, "
+    return (f"{m['cpu']} (family {m['cpu_family']} model {m['cpu_model']}; {caches}), walloc {m['walloc_isa']} "
+            f"(blocking for L2 {m['walloc_l2_bytes'] >> 10}K), "
             f"torch {m['torch_isa']}, {m['threads']} threads" + (f", {m['gpu']}" if "gpu" in m else ""))
 
 

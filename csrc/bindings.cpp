@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu_cache.h"
 #include "common/cpu_isa.h"
 #include "entropy/predictive.h"
 #include "entropy/rans.h"
@@ -361,6 +362,7 @@ void bind_types(py::module_& m) {
 
 void bind_cpu_kernels(py::module_& m) {
   m.def("cpu_isa", &cpu_isa_name, "instruction set of the CPU kernels in use: avx512, avx2 or baseline");
+  m.def("l2_cache_bytes", &l2_cache_bytes, "per-core L2 size the CPU kernels block for (WALLOC_L2_BYTES overrides)");
   m.def("wpt1d_cpu", &wpt1d_cpu_binding, "1-D packet tree split/merge of contiguous planes", py::kw_only(),
         py::arg("kind"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("planes"), py::arg("length"),
         py::arg("bank"), py::arg("lifting"), py::arg("levels"), py::arg("threads"));

@@ -22,9 +22,10 @@ def reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torc
 
 
 # (batch, in_channels, out_channels, sample shape): the image codecs' projection, outputs not a multiple of the
-# six a block keeps, samples ending in partial vectors and tiles, no input channels, empty batches and outputs.
+# six a block keeps, samples ending in partial vectors and tiles, no input channels, empty batches and outputs,
+# the audio codecs' projection (1024 channels: tiles of one block).
 SHAPES = [(1, 192, 12, (64, 96)), (2, 48, 13, (7, 9)), (3, 5, 7, (300,)), (2, 1, 1, (1,)), (1, 0, 3, (5,)),
-          (0, 3, 2, (4,)), (2, 3, 0, (4,)), (1, 16, 64, (40, 3))]
+          (0, 3, 2, (4,)), (2, 3, 0, (4,)), (1, 16, 64, (40, 3)), (1, 1024, 60, (861,))]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -93,7 +94,7 @@ import hashlib, torch, walloc
 from walloc import ops
 g = torch.Generator().manual_seed(0)
 h = hashlib.sha256()
-for shape in ((1, 192, 12, 64, 96), (3, 48, 13, 7, 9), (2, 5, 7, 301, 1)):
+for shape in ((1, 192, 12, 64, 96), (3, 48, 13, 7, 9), (2, 5, 7, 301, 1), (1, 1024, 20, 861, 1)):
     for dtype in (torch.float32, torch.float64):
         x = torch.randn(shape[0], shape[1], *shape[3:], generator=g).to(dtype)
         weight = torch.randn(shape[2], shape[1], generator=g).to(dtype)
@@ -105,6 +106,24 @@ print(walloc.build_info()["cpu_isa"], h.hexdigest())
 
 def test_every_cpu_instruction_set_gives_identical_bits(on_every_isa) -> None:
     outputs = on_every_isa(_ISA_SCRIPT)
+    assert len(set(outputs.values())) == 1, outputs
+
+
+def test_the_cache_size_changes_no_bits(tmp_path) -> None:
+    """WALLOC_L2_BYTES sets the tiles (down to one block of samples, up to the most a tile takes); the sums
+    stay the same."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = {}
+    for l2 in ("16K", "512K", "64M"):
+        env = {**os.environ, "WALLOC_L2_BYTES": l2}
+        script = _ISA_SCRIPT.replace('walloc.build_info()["cpu_isa"]', 'walloc.build_info()["l2_bytes"]')
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                             cwd=tmp_path).stdout.split()
+        outputs[l2] = out[1]
+        assert int(out[0]) == int(l2[:-1]) << (10 if l2.endswith("K") else 20)
     assert len(set(outputs.values())) == 1, outputs
 
 

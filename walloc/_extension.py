@@ -8,16 +8,18 @@ from .ops import kernels
 
 
 def build_info() -> dict:
-    """How the installed extension was built: ``{"version", "cuda", "openmp", "cpu_isa"}``.
+    """How the installed extension was built: ``{"version", "cuda", "openmp", "cpu_isa", "l2_bytes"}``.
 
     ``cuda`` says whether CUDA kernels were compiled in; :func:`cuda_available` says whether they can run now.
-    ``cpu_isa`` is the instruction set the CPU kernels use on this machine.
+    ``cpu_isa`` is the instruction set the CPU kernels use on this machine (``WALLOC_ISA`` lowers it),
+    ``l2_bytes`` the L2 size they block for (``WALLOC_L2_BYTES`` overrides it).
     """
     return {
         "version": kernels.VERSION,
         "cuda": kernels.CUDA_COMPILED,
         "openmp": kernels.OPENMP,
         "cpu_isa": kernels.cpu_isa(),
+        "l2_bytes": kernels.l2_cache_bytes(),
     }
 
 

@@ -1,13 +1,17 @@
 // CPU pointwise map (see pointwise.h). Work items are tiles of one item's samples, on threads; a tile's outputs
 // are computed kRows at a time, over blocks of kVectorsPerRow vectors of samples, whose kRows x kVectorsPerRow
-// accumulators stay in registers while every input channel's vectors stream past once. Samples past the last
-// whole vector go one by one, through the same operations in the same order, so their bits match the vectors'.
+// accumulators stay in registers while every input channel's vectors stream past once. A tile is as wide as lets
+// its inputs (in_channels rows) take a quarter of L2 (common/cpu_cache.h), so every group of outputs reads them
+// from there. Samples past the last whole vector are copied into a vector's width and computed as one: every
+// lane runs the same operations in the same order, so all bits match.
 //
 // This file is compiled once per instruction set (see pointwise_isa.h), like csrc/wavelets/wpt_cpu.cpp, and
 // with -ffp-contract=off: every copy gives the same bits, wider vectors only hold more samples.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
+#include "../common/cpu_cache.h"
 #include "../common/parallel.h"
 #include "pointwise_isa.h"
 #include "../common/cpu_target.h"  // last: the target applies to what follows
@@ -30,9 +34,7 @@ constexpr int kVectorsPerRow = WALLOC_CPU_VECTORS_PER_ROW;
 constexpr int kVectorsPerRow = 2;
 #endif
 constexpr int kRows = 6;
-// Samples a work item: enough work to share among threads, small enough that a tile's inputs (in_channels
-// rows of kTile samples) stay in L2 while every group of outputs reads them.
-constexpr int64_t kTile = 256;
+constexpr int64_t kMaxTile = 1024;  // samples a work item at most, so that an item's tiles share out on threads
 
 template <typename T>
 struct VecOf {
@@ -79,48 +81,61 @@ inline __attribute__((always_inline)) void block(const T* x, const T* w, const T
   }
 }
 
-// Outputs [0, G) at samples [begin, end) of one item: whole blocks, whole vectors, then one sample at a time.
+// Outputs [0, G) at samples [begin, end) of one item: whole blocks, whole vectors, then the rest from `staged`
+// (the rest's inputs, in_channels rows of one vector; lanes past the rest are computed and dropped).
 template <typename T, int G>
-void rows(const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size, int64_t begin,
-          int64_t end) {
+void rows(const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size, int64_t begin, int64_t end,
+          const T* staged) {
   constexpr int L = kLanes<T>;
   int64_t s = begin;
   for (; s + kVectorsPerRow * L <= end; s += kVectorsPerRow * L) {
     block<T, G, kVectorsPerRow>(x + s, w, b, y + s, in_channels, size);
   }
   for (; s + L <= end; s += L) block<T, G, 1>(x + s, w, b, y + s, in_channels, size);
-  for (; s < end; ++s) {
-    for (int g = 0; g < G; ++g) {
-      T acc = b[g];
-      for (int64_t c = 0; c < in_channels; ++c) acc = acc + w[g * in_channels + c] * x[c * size + s];
-      y[g * size + s] = acc;
-    }
+  if (s < end) {
+    T out[G * L];
+    block<T, G, 1>(staged, w, b, out, in_channels, L);
+    for (int g = 0; g < G; ++g) std::memcpy(y + g * size + s, out + g * L, sizeof(T) * (end - s));
   }
 }
 
 template <typename T, int G>
 void rows_of_group(int group, const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size,
-                   int64_t begin, int64_t end) {
+                   int64_t begin, int64_t end, const T* staged) {
   if constexpr (G > 1) {
-    if (group < G) return rows_of_group<T, G - 1>(group, x, w, b, y, in_channels, size, begin, end);
+    if (group < G) return rows_of_group<T, G - 1>(group, x, w, b, y, in_channels, size, begin, end, staged);
   }
-  rows<T, G>(x, w, b, y, in_channels, size, begin, end);
+  rows<T, G>(x, w, b, y, in_channels, size, begin, end, staged);
+}
+
+// Samples a work item: whole blocks whose inputs fill at most a quarter of L2, at least one block.
+template <typename T>
+int64_t tile_samples(int64_t in_channels) {
+  const int64_t block = kVectorsPerRow * kLanes<T>;
+  const int64_t fit = l2_cache_bytes() / 4 / (std::max<int64_t>(in_channels, 1) * int64_t(sizeof(T)));
+  return std::clamp<int64_t>(fit / block * block, block, kMaxTile);
 }
 
 }  // namespace
 
 template <typename T>
 void pointwise_cpu(const T* x, const T* weight, const T* bias, T* y, const PointwiseShape& shape, int threads) {
-  const int64_t tiles = (shape.size + kTile - 1) / kTile;
-  const int64_t in_channels = shape.in_channels, size = shape.size;
-  parallel_for_with_scratch(shape.batch * tiles, threads, [] { return 0; }, [&](int, int64_t item) {
-    const int64_t n = item / tiles, begin = (item % tiles) * kTile, end = std::min(size, begin + kTile);
+  constexpr int L = kLanes<T>;
+  const int64_t in_channels = shape.in_channels, size = shape.size, tile = tile_samples<T>(in_channels);
+  const int64_t tiles = (size + tile - 1) / tile;
+  auto make_staging = [&] { return std::vector<T>(size_t(in_channels * L), T(0)); };
+  parallel_for_with_scratch(shape.batch * tiles, threads, make_staging, [&](std::vector<T>& staged, int64_t item) {
+    const int64_t n = item / tiles, begin = (item % tiles) * tile, end = std::min(size, begin + tile);
     const T* in = x + n * in_channels * size;
     T* out = y + n * shape.out_channels * size;
+    const int64_t rest = (end - begin) % L;
+    for (int64_t c = 0; rest && c < in_channels; ++c) {
+      std::memcpy(staged.data() + c * L, in + c * size + end - rest, sizeof(T) * rest);
+    }
     for (int64_t o = 0; o < shape.out_channels; o += kRows) {
       const int group = int(std::min<int64_t>(kRows, shape.out_channels - o));
       rows_of_group<T, kRows>(group, in, weight + o * in_channels, bias + o, out + o * size, in_channels, size,
-                              begin, end);
+                              begin, end, staged.data());
     }
   });
 }

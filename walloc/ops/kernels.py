@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
 from typing import NamedTuple, Optional
 
@@ -38,6 +39,9 @@ def _check_isa_switches() -> None:
         value = os.environ.get(name)
         if value is not None and value not in allowed:
             warnings.warn(f"{name}={value!r} is not one of {', '.join(allowed)}: ignored", stacklevel=2)
+    l2 = os.environ.get("WALLOC_L2_BYTES")
+    if l2 is not None and not re.fullmatch(r"[1-9][0-9]*[KkMm]?", l2):
+        warnings.warn(f"WALLOC_L2_BYTES={l2!r} is not a size such as 524288, 512K or 2M: ignored", stacklevel=2)
 
 
 _check_isa_switches()
@@ -52,6 +56,12 @@ def cpu_isa() -> str:
 def cuda_device_count() -> int:
     """CUDA devices the compiled kernels can use now (0 in a CPU-only build or without a driver)."""
     return _C.cuda_device_count()
+
+
+def l2_cache_bytes() -> int:
+    """The per-core L2 size the CPU kernels block for: ``WALLOC_L2_BYTES`` (524288, 512K, 2M) if set, else the
+    CPU's (Linux's sysfs), else 512 KiB."""
+    return _C.l2_cache_bytes()
 
 
 def threads() -> int:

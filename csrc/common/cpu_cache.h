@@ -1,0 +1,12 @@
+// The per-core L2 cache size the CPU kernels block for: WALLOC_L2_BYTES if set (bytes, or with a K or M suffix:
+// "512K"), else what Linux reports for this CPU (sysfs), else 512 KiB. Read once, at the first call, so tests
+// and benches can block every kernel as for another CPU.
+#pragma once
+
+#include <cstdint>
+
+namespace walloc {
+
+int64_t l2_cache_bytes();
+
+}  // namespace walloc
