@@ -236,6 +236,7 @@ def test_build_info() -> None:
     info = walloc.build_info()
     assert isinstance(info["version"], str) and info["version"] == walloc.__version__
     assert isinstance(info["cuda"], bool)
+    assert isinstance(info["l2_bytes"], int) and info["l2_bytes"] >= 16 << 10
     assert walloc.cuda_available() in (True, False)
     if not info["cuda"]:
         assert walloc.cuda_available() is False
