@@ -29,8 +29,8 @@ inline void advise_huge_pages(void* data, size_t bytes) {
 
 // A scratch block of n elements (contents undefined) from the calling thread's cache: kept between calls, so
 // repeated kernels do not fault fresh pages in each time (on a 2-core machine that cost as much as the
-// transform of an image), up to kKeepBytes a thread; a larger block is the caller's alone and freed with it.
-// One user per thread at a time.
+// transform of an image), up to kKeepBytes a thread; a larger block is the caller's alone and freed with it, and
+// asks for huge pages (a 24 MP photo's plane: 96 MB, 24,000 faults in 4 KB pages). One user per thread at a time.
 template <typename T>
 class ThreadScratch {
  public:
@@ -41,6 +41,7 @@ class ThreadScratch {
     if (n * sizeof(T) > kKeepBytes) {
       own_.reset(new T[n]);
       data_ = own_.get();
+      advise_huge_pages(data_, n * sizeof(T));
       return;
     }
     Cache& cache = thread_cache();
