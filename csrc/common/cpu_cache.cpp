@@ -22,7 +22,7 @@ int64_t parse_size(const std::string& text) {
   const std::string suffix = text.substr(end);
   if (suffix == "K" || suffix == "k") value <<= 10;
   else if (suffix == "M" || suffix == "m") value <<= 20;
-  else if (!suffix.empty() && suffix != "\n") return 0;
+  else if (!suffix.empty()) return 0;
   return value > 0 ? value : 0;
 }
 

@@ -128,9 +128,10 @@ void pointwise_cpu(const T* x, const T* weight, const T* bias, T* y, const Point
     const int64_t n = item / tiles, begin = (item % tiles) * tile, end = std::min(size, begin + tile);
     const T* in = x + n * in_channels * size;
     T* out = y + n * shape.out_channels * size;
-    const int64_t rest = (end - begin) % L;
-    for (int64_t c = 0; rest && c < in_channels; ++c) {
-      std::memcpy(staged.data() + c * L, in + c * size + end - rest, sizeof(T) * rest);
+    if (const int64_t rest = (end - begin) % L) {
+      for (int64_t c = 0; c < in_channels; ++c) {
+        std::memcpy(staged.data() + c * L, in + c * size + end - rest, sizeof(T) * rest);
+      }
     }
     for (int64_t o = 0; o < shape.out_channels; o += kRows) {
       const int group = int(std::min<int64_t>(kRows, shape.out_channels - o));

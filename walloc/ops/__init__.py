@@ -5,4 +5,5 @@ from .media import planes_from_pixels
 from .quant import round_offset, to_normal, to_uniform, uniform_noise
 from .wavelets import wpt1d, wpt2d
 
-__all__ = ["planes_from_pixels", "pointwise_linear", "round_offset", "to_normal", "to_uniform", "uniform_noise", "wpt1d", "wpt2d"]
+__all__ = ["planes_from_pixels", "pointwise_linear", "round_offset", "to_normal", "to_uniform", "uniform_noise",
+           "wpt1d", "wpt2d"]
