@@ -14,18 +14,16 @@
 #include "../common/cpu_cache.h"
 #include "../common/parallel.h"
 #include "pointwise_isa.h"
-#include "../common/cpu_target.h"  // last: the target applies to what follows
+#include "../common/cpu_target.h"  // last but cpu_vector.h: the target applies to what follows
+#include "../common/cpu_vector.h"  // vectors as wide as this copy's registers
 
 namespace walloc {
 namespace linear {
 namespace WALLOC_CPU_ISA {
 namespace {
 
-#ifdef WALLOC_CPU_VECTOR_BYTES
-constexpr int kVectorBytes = WALLOC_CPU_VECTOR_BYTES;
-#else
-constexpr int kVectorBytes = 16;  // SSE2, part of every x86-64 CPU
-#endif
+using namespace ::walloc::WALLOC_CPU_ISA;  // this copy's vectors (common/cpu_vector.h)
+
 // Accumulators a block keeps: kRows x kVectorsPerRow, plus that many input vectors, within the 16 vector
 // registers of SSE2 and AVX2 (32 with AVX-512, which takes four vectors a row).
 #ifdef WALLOC_CPU_VECTORS_PER_ROW
@@ -37,25 +35,9 @@ constexpr int kRows = 6;
 constexpr int64_t kMaxTile = 1024;  // samples a work item at most, so that an item's tiles share out on threads
 
 template <typename T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(kVectorBytes)));
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-template <typename T>
-constexpr int kLanes = kVectorBytes / sizeof(T);
-
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-template <typename T>
 inline Vec<T> broadcast(T value) {
   Vec<T> v;
-  for (int l = 0; l < kLanes<T>; ++l) v[l] = value;  // not 0 + value, which would turn a -0 bias into +0
+  for (int l = 0; l < kLanesOf<T>; ++l) v[l] = value;  // not 0 + value, which would turn a -0 bias into +0
   return v;
 }
 
@@ -63,7 +45,7 @@ inline Vec<T> broadcast(T value) {
 template <typename T, int G, int U>
 inline __attribute__((always_inline)) void block(const T* x, const T* w, const T* b, T* y, int64_t in_channels,
                                                  int64_t size) {
-  constexpr int L = kLanes<T>;
+  constexpr int L = kLanesOf<T>;
   Vec<T> acc[G][U];
   for (int g = 0; g < G; ++g) {
     for (int u = 0; u < U; ++u) acc[g][u] = broadcast(b[g]);
@@ -77,7 +59,7 @@ inline __attribute__((always_inline)) void block(const T* x, const T* w, const T
     }
   }
   for (int g = 0; g < G; ++g) {
-    for (int u = 0; u < U; ++u) std::memcpy(y + g * size + u * L, &acc[g][u], sizeof(Vec<T>));
+    for (int u = 0; u < U; ++u) store(y + g * size + u * L, acc[g][u]);
   }
 }
 
@@ -86,7 +68,7 @@ inline __attribute__((always_inline)) void block(const T* x, const T* w, const T
 template <typename T, int G>
 void rows(const T* x, const T* w, const T* b, T* y, int64_t in_channels, int64_t size, int64_t begin, int64_t end,
           const T* staged) {
-  constexpr int L = kLanes<T>;
+  constexpr int L = kLanesOf<T>;
   int64_t s = begin;
   for (; s + kVectorsPerRow * L <= end; s += kVectorsPerRow * L) {
     block<T, G, kVectorsPerRow>(x + s, w, b, y + s, in_channels, size);
@@ -111,7 +93,7 @@ void rows_of_group(int group, const T* x, const T* w, const T* b, T* y, int64_t 
 // Samples a work item: whole blocks whose inputs fill at most a quarter of L2, at least one block.
 template <typename T>
 int64_t tile_samples(int64_t in_channels) {
-  const int64_t block = kVectorsPerRow * kLanes<T>;
+  const int64_t block = kVectorsPerRow * kLanesOf<T>;
   const int64_t fit = l2_cache_bytes() / 4 / (std::max<int64_t>(in_channels, 1) * int64_t(sizeof(T)));
   return std::clamp<int64_t>(fit / block * block, block, kMaxTile);
 }
@@ -120,7 +102,7 @@ int64_t tile_samples(int64_t in_channels) {
 
 template <typename T>
 void pointwise_cpu(const T* x, const T* weight, const T* bias, T* y, const PointwiseShape& shape, int threads) {
-  constexpr int L = kLanes<T>;
+  constexpr int L = kLanesOf<T>;
   const int64_t in_channels = shape.in_channels, size = shape.size, tile = tile_samples<T>(in_channels);
   const int64_t tiles = (size + tile - 1) / tile;
   auto make_staging = [&] { return std::vector<T>(size_t(in_channels * L), T(0)); };

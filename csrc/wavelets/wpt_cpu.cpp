@@ -25,37 +25,12 @@
 #include "../common/parallel.h"
 #include "lifting.h"
 #include "wpt_cpu_isa.h"
-#include "../common/cpu_target.h"  // last: the target applies to what follows
+#include "../common/cpu_target.h"  // last but cpu_vector.h: the target applies to what follows
+#include "../common/cpu_vector.h"  // vectors as wide as this copy's registers
 
 namespace walloc {
 namespace WALLOC_CPU_ISA {
 namespace {
-
-// Vectors as wide as the registers of the target (GCC/Clang vector extensions), so four of them stay
-// in registers as accumulators: 64 bytes with AVX-512, 32 with AVX, 16 (SSE2) otherwise.
-#ifdef WALLOC_CPU_VECTOR_BYTES
-constexpr int kVectorBytes = WALLOC_CPU_VECTOR_BYTES;
-#else
-constexpr int kVectorBytes = 16;  // SSE2, part of every x86-64 CPU; also fine for other architectures
-#endif
-
-// Each with the integer vector of as many lanes, the masks of __builtin_shuffle.
-template <typename T>
-struct VecOf;
-template <>
-struct VecOf<float> {
-  typedef float type __attribute__((vector_size(kVectorBytes)));
-  typedef int32_t mask __attribute__((vector_size(kVectorBytes)));
-};
-template <>
-struct VecOf<double> {
-  typedef double type __attribute__((vector_size(kVectorBytes)));
-  typedef int64_t mask __attribute__((vector_size(kVectorBytes)));
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-template <typename T>
-constexpr int kLanesOf = kVectorBytes / sizeof(T);
 
 // Rows of a 2-D band that the row lifting packs into one vector (see RowLanes): 2 in the AVX2 copy, so its
 // shuffles stay within 128-bit lanes; 1 elsewhere.
@@ -64,18 +39,6 @@ constexpr int kBandRows = WALLOC_CPU_BAND_ROWS;
 #else
 constexpr int kBandRows = 1;
 #endif
-
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-template <typename T>
-inline void store(T* p, const Vec<T>& v) {
-  std::memcpy(p, &v, sizeof(v));
-}
 
 // out[i] = sum_t c[t] * p[t][i] for i in [0, n), taps added in list order. Blocks of kUnroll vectors keep
 // their accumulators in registers across all taps: one load and one multiply-add per tap and vector.
