@@ -859,6 +859,38 @@ struct PlaneWorkspace {
   ThreadScratch<T> plane;
 };
 
+// One item of a packet tree shared out between threads: a plane's root level (child -1), or the subtree of
+// one of its root's children.
+struct TreeItem {
+  int64_t plane;
+  int64_t child;
+};
+
+// The order threads take the items of `planes` packet trees in, each root before its children's subtrees
+// (split) or after them (merge). A split's roots come first, all of them: its subtrees then keep every thread
+// busy to the end. A merge's roots cannot all come last: with more planes than threads, the roots left over
+// when the threads take the last ones together (3 planes on 2 threads: one) would run alone at the end (a third
+// of a plane's work on one thread of two). So those first roots go early, each after the next plane's subtrees
+// (by when its own have finished), and the last `threads` roots end the loop side by side.
+inline std::vector<TreeItem> shared_tree_order(bool split, int64_t planes, int64_t fanout, int threads) {
+  std::vector<TreeItem> order;
+  auto subtrees = [&](int64_t p) {
+    for (int64_t k = 0; k < fanout; ++k) order.push_back({p, k});
+  };
+  if (split) {
+    for (int64_t p = 0; p < planes; ++p) order.push_back({p, -1});
+    for (int64_t p = 0; p < planes; ++p) subtrees(p);
+    return order;
+  }
+  const int64_t early = std::max<int64_t>(0, planes - threads);
+  for (int64_t p = 0; p < planes; ++p) {
+    subtrees(p);
+    if (p >= 1 && p - 1 < early) order.push_back({p - 1, -1});
+  }
+  for (int64_t p = early; p < planes; ++p) order.push_back({p, -1});
+  return order;
+}
+
 // The packet trees of all planes. step(kernel, level, band, kids) is one split or merge (see TreeWalk).
 // Threads take whole planes; when that leaves threads idle (one image: three planes on two threads), the
 // children's subtrees are shared out as well, after each plane's first split or before its last merge, and
@@ -879,31 +911,28 @@ void packet_trees(BankKind kind, const T* x, T* y, int64_t planes, int64_t size,
     parallel_for_with_scratch(planes, threads, make, [&](auto& ws, int64_t p) { walk(ws, p).visit(0, 0); });
     return;
   }
-  // One loop over the planes' roots and their children's subtrees, in the order the dependencies run (split:
-  // roots first; merge: subtrees first), each item waiting for what it needs: a thread that finishes its roots
-  // early goes on to the subtrees of a finished plane while the other threads still split theirs. The loop hands
-  // items out in order (one thread: in sequence; OpenMP's dynamic schedule: to each thread as it asks), so what
-  // an item waits for has always been taken by a running thread before it, and the wait ends.
+  // One loop over the planes' roots and their children's subtrees (shared_tree_order), each item waiting for
+  // what it needs. The loop hands items out in order (one thread: in sequence; OpenMP's dynamic schedule: to each
+  // thread as it asks), so what an item waits for has always been taken by a running thread before it, and the
+  // wait ends.
   const int64_t fanout = int64_t(1) << fanout_bits;
+  const std::vector<TreeItem> order = shared_tree_order(split, planes, fanout, threads);
   std::vector<std::atomic<int64_t>> pending(static_cast<size_t>(planes));  // per plane: items to finish first
   for (auto& count : pending) count.store(split ? 1 : fanout, std::memory_order_relaxed);
   auto wait_for = [&](int64_t p) {
     while (pending[p].load(std::memory_order_acquire) != 0) std::this_thread::yield();
   };
   auto finished = [&](int64_t p) { pending[p].fetch_sub(1, std::memory_order_release); };
-  parallel_for_with_scratch(planes * (1 + fanout), threads, make, [&](auto& ws, int64_t item) {
-    const bool root = split ? item < planes : item >= planes * fanout;
+  parallel_for_with_scratch(static_cast<int64_t>(order.size()), threads, make, [&](auto& ws, int64_t i) {
+    const TreeItem item = order[i];
+    const bool root = item.child < 0;
+    if (root != split) wait_for(item.plane);
     if (root) {
-      const int64_t p = split ? item : item - planes * fanout;
-      if (!split) wait_for(p);
-      walk(ws, p).node(0, 0);
-      if (split) finished(p);
+      walk(ws, item.plane).node(0, 0);
     } else {
-      const int64_t i = split ? item - planes : item;
-      if (split) wait_for(i / fanout);
-      walk(ws, i / fanout).visit(1, i % fanout);
-      if (!split) finished(i / fanout);
+      walk(ws, item.plane).visit(1, item.child);
     }
+    if (root == split) finished(item.plane);
   });
 }
 
