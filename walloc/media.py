@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .ops import planes_from_pixels
+from . import ops
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi")
+_planes_from_pixels = ops.eager(ops.planes_from_pixels)
 
 
 def media_kind(path: str | Path) -> str:
@@ -136,7 +137,7 @@ def _eight_bit_planes(array: np.ndarray) -> Tensor:
     with warnings.catch_warnings():  # Pillow's arrays are read-only; the kernel only reads this one
         warnings.simplefilter("ignore", UserWarning)
         pixels = torch.from_numpy(array[..., None] if array.ndim == 2 else array)
-    return planes_from_pixels(pixels.permute(2, 0, 1)[None], 255.0, 0.0)[0]
+    return _planes_from_pixels(pixels.permute(2, 0, 1)[None], 255.0, 0.0)[0]
 
 
 def _planes(array: np.ndarray) -> Tensor:

@@ -9,6 +9,9 @@ from torch import Tensor, nn
 
 from . import ops
 
+_to_uniform, _to_normal = ops.eager(ops.to_uniform), ops.eager(ops.to_normal)
+_round_offset, _uniform_noise = ops.eager(ops.round_offset), ops.eager(ops.uniform_noise)
+
 
 def compander_constants(bits: int) -> tuple[float, float]:
     """WaLLoC's (scale, latent_max) for ``bits``-bit latents: ((2**(b-1) - 1) / 1.85, 2**(b-1) - 0.501)."""
@@ -35,23 +38,23 @@ class ToUniform(_Compander):
     """Gaussian latents -> values in (-latent_max, latent_max), roughly uniform, ready for rounding."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.to_uniform(x, self.scale, self.latent_max)
+        return _to_uniform(x, self.scale, self.latent_max)
 
 
 class ToNormal(_Compander):
     """The inverse of :class:`ToUniform` (with its input clamped away from the ends)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.to_normal(x, self.scale, self.latent_max)
+        return _to_normal(x, self.scale, self.latent_max)
 
 
 def quantize(x: Tensor, offsets: Optional[Tensor] = None) -> Tensor:
     """round(x - offsets) + offsets (half to even), offsets per channel; zero gradient."""
-    return ops.round_offset(x, offsets)
+    return _round_offset(x, offsets)
 
 
 def add_uniform_noise(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
     """x + U(-1/2, 1/2) noise, the training proxy for rounding; seeded from ``generator`` (or torch's seed),
     so CPU and CUDA draw the same noise for the same generator state."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-    return ops.uniform_noise(x, seed)
+    return _uniform_noise(x, seed)

@@ -12,12 +12,13 @@ import pywt
 import torch
 from torch import Tensor, nn
 
-from ..ops import planes_from_pixels, pointwise_linear
+from .. import ops
 from ..quant import ToNormal, ToUniform, add_uniform_noise, quantize
 from ..wavelets import WPT1d, WPT2d
 from .layers import LatentDecoder2D, OobleckDecoder, ToeplitzConv1d
 
 WAVELET = "bior4.4"
+_pointwise_linear, _planes_from_pixels = ops.eager(ops.pointwise_linear), ops.eager(ops.planes_from_pixels)
 IMAGE_OFFSET = 0.5  # images in [0, 1] are the models' signals in [-0.5, 0.5] (the reference's convention)
 
 
@@ -47,14 +48,14 @@ class _FilterBuffers(nn.Module):
 
 
 def _pointwise(conv: nn.Conv1d | nn.Conv2d, x: Tensor) -> Tensor:
-    """``conv(x)`` for the encoder's kernel-1 convolution (stride 1, one group) by :func:`pointwise_linear`,
+    """``conv(x)`` for the encoder's kernel-1 convolution (stride 1, one group) by ``ops.pointwise_linear``,
     whose sums are the same bits on every CPU, thread count, batch and GPU. torch's convolution takes oneDNN or
     its own GEMM depending on the thread count and the batch size, and MKL's matrix product a kernel per CPU,
     and their sums differ in the last bits, so latents near a rounding tie (and so the stream) depended on
     them. Zero padding gives the bias alone, so the padded border is filled with it rather than computed."""
     if len(x) == 0:
         return conv(x)
-    out = pointwise_linear(x, conv.weight.flatten(1), conv.bias)
+    out = _pointwise_linear(x, conv.weight.flatten(1), conv.bias)
     if not any(conv.padding):
         return out
     padded = conv.bias.view(1, -1, *[1] * len(conv.padding))
@@ -179,7 +180,7 @@ class WallocImageModel(_WaveletCodecModel):
     def pixels_to_signal(pixels: Tensor) -> Tensor:
         """:meth:`to_signal` of uint8 images (0..255, as 8-bit files hold them) or float32 ones ([0, 1]), in any
         layout, into a contiguous tensor in one pass; the same values as ``to_signal(pixels.float() / 255)``."""
-        return planes_from_pixels(pixels, 255.0 if pixels.dtype == torch.uint8 else 1.0, IMAGE_OFFSET)
+        return _planes_from_pixels(pixels, 255.0 if pixels.dtype == torch.uint8 else 1.0, IMAGE_OFFSET)
 
     def encode_pixels(self, pixels: Tensor) -> Tensor:
         """``encode(pixels_to_signal(pixels))``, bit for bit. Contiguous float32 images are centred as the

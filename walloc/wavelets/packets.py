@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from .. import ops
 from .filter_banks import check_mode, wavelet_banks
 
+_TREES = {1: ops.eager(ops.wpt1d), 2: ops.eager(ops.wpt2d)}  # by dimensions
+
 
 class _PacketTransform(nn.Module):
     ndim: int
@@ -26,7 +28,6 @@ class _PacketTransform(nn.Module):
         self.wavelet = self.banks.name
         self.levels = levels
         self.mode = mode
-        self._op = ops.wpt1d if self.ndim == 1 else ops.wpt2d
         self._lifting = self.banks.lifting.flat() if self.banks.lifting else []
 
     @property
@@ -45,7 +46,7 @@ class _PacketTransform(nn.Module):
     def _tree(self, x: Tensor, merge: bool, *options: float) -> Tensor:
         """The operator over the whole tree with the analysis (split) or synthesis (``merge``) bank."""
         bank = self.banks.synthesis if merge else self.banks.analysis
-        return self._op(x, merge, list(bank.meta), list(bank.coef), self._lifting, self.levels, *options)
+        return _TREES[self.ndim](x, merge, list(bank.meta), list(bank.coef), self._lifting, self.levels, *options)
 
     def extra_repr(self) -> str:
         return f"wavelet={self.wavelet!r}, levels={self.levels}, mode={self.mode!r}"
