@@ -52,6 +52,17 @@ def test_every_uint8_value_and_float_specials() -> None:
                                rtol=0, atol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("divisor", [255.0, 65535.0, 3.0, 0.1, -7.0, 1e-38, 1e-40, float("inf")])
+def test_every_uint8_value_divides_as_torch_does(divisor: float) -> None:
+    # Interleaved uint8 RGB, the layout whose division the AVX2 copy turns into a multiplication corrected by two
+    # FMAs where that gives the division's bits for every value (not for the subnormal and infinite divisors here,
+    # which take the division), with widths that end in partial vectors.
+    for width in (256, 257, 259):
+        levels = (torch.arange(3 * width) % 256).to(torch.uint8).view(1, 1, width, 3).permute(0, 3, 1, 2)
+        torch.testing.assert_close(ops.planes_from_pixels(levels, divisor, 0.5), reference(levels, divisor, 0.5),
+                                   rtol=0, atol=0, equal_nan=True)
+
+
 def test_threads_and_batches_do_not_change_the_planes() -> None:
     pixels = torch.randint(0, 256, (3, 37, 29, 3), dtype=torch.uint8).permute(0, 3, 1, 2)
     threads = torch.get_num_threads()

@@ -3,19 +3,25 @@
 // four pixels at a time dealt out to the three planes by SSE2 shuffles (x86-64's baseline). Other layouts go
 // element by element. Every value is float(pixel) / divisor - shift, both operations rounded, in vectors or not;
 // a divisor of 1 (float pixels already in [0, 1]) skips the division, which leaves every value as it is.
+//
+// This file is compiled once per instruction set (see pixels_isa.h). The AVX2 copy divides uint8 pixels, which
+// the division bounded at one a sample, by a multiplication with the reciprocal corrected once by two FMAs
+// (Markstein's correctly rounded quotient), after checking on all 256 values that it gives the division's bits.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
 #endif
 
 #include "../common/parallel.h"
-#include "pixels.h"
+#include "pixels_isa.h"
+#include "../common/cpu_target.h"  // last: the target applies to what follows
 
 namespace walloc {
 namespace media {
+namespace WALLOC_CPU_ISA {
 namespace {
 
 // float(pixel) / divisor - shift, with the division only where kDivide (a divisor other than 1).
@@ -33,6 +39,37 @@ struct ToPlane {
   }
 #endif
 };
+
+// The values as they are: the map of pixels whose row buffer already holds their planes' values.
+struct AsIs {
+  float operator()(float x) const { return x; }
+#if defined(__SSE2__)
+  __m128 operator()(__m128 x) const { return x; }
+#endif
+};
+
+#if defined(__FMA__)
+// ToPlane<true> for uint8 pixels where quotient() gives the division's bits for each of the 256: q = x r with r =
+// 1 / divisor rounded, then q + (x - q divisor) r, each FMA rounded once (the same operations in the loops the
+// compiler vectorises).
+struct ToPlaneByReciprocal {
+  float divisor, shift, reciprocal = 1.0f / divisor;
+
+  float quotient(float x) const {
+    const float q = x * reciprocal;
+    return __builtin_fmaf(__builtin_fmaf(-q, divisor, x), reciprocal, q);
+  }
+
+  bool exact() const {
+    for (int x = 0; x < 256; ++x) {
+      if (quotient(float(x)) != float(x) / divisor) return false;
+    }
+    return true;
+  }
+
+  float operator()(float x) const { return quotient(x) - shift; }
+};
+#endif
 
 // Columns [0, width) of interleaved float RGB pixels into three planes; returns how many it did.
 template <class Map>
@@ -61,6 +98,16 @@ void interleaved_row(const float* x, float* const* out, int64_t width, const Map
   const int64_t done = C == 3 ? rgb_columns_vectorised(x, out, width, map) : 0;
   for (int64_t w = done; w < width; ++w) {
     for (int c = 0; c < C; ++c) out[c][w] = map(x[w * C + c]);
+  }
+}
+
+template <class Map>
+void deal_out(const float* x, float* const* out, int64_t channels, int64_t width, const Map& map) {
+  switch (channels) {
+    case 1: return interleaved_row<1>(x, out, width, map);
+    case 2: return interleaved_row<2>(x, out, width, map);
+    case 3: return interleaved_row<3>(x, out, width, map);
+    default: return interleaved_row<4>(x, out, width, map);
   }
 }
 
@@ -94,18 +141,13 @@ void row_to_planes(const In* pixels, const PixelLayout& l, bool interleaved, std
     return;
   }
   for (int64_t c = 0; c < l.channels; ++c) out[c] = first + c * l.height * l.width;
-  const float* values;
   if constexpr (std::is_same<In, float>::value) {
-    values = x;
+    deal_out(x, out, l.channels, l.width, map);
   } else {
-    for (size_t i = 0; i < row.size(); ++i) row[i] = float(x[i]);  // exact: widened, not yet divided
-    values = row.data();
-  }
-  switch (l.channels) {
-    case 1: return interleaved_row<1>(values, out, l.width, map);
-    case 2: return interleaved_row<2>(values, out, l.width, map);
-    case 3: return interleaved_row<3>(values, out, l.width, map);
-    default: return interleaved_row<4>(values, out, l.width, map);
+    // uint8: mapped as they are widened, in one loop over the row in the widest vectors (the map is the same for
+    // every channel), then only dealt out.
+    for (size_t i = 0; i < row.size(); ++i) row[i] = map(x[i]);
+    deal_out(row.data(), out, l.channels, l.width, AsIs{});
   }
 }
 
@@ -135,12 +177,16 @@ void planes_from_pixels_cpu(PixelType type, const void* pixels, const PixelLayou
       planes_from(static_cast<const float*>(pixels), layout, map, planes, threads);
     }
   };
-  if (divisor == 1.0f) {
-    run(ToPlane<false>{divisor, shift});
-  } else {
-    run(ToPlane<true>{divisor, shift});
+  if (divisor == 1.0f) return run(ToPlane<false>{divisor, shift});
+#if defined(__FMA__)
+  const ToPlaneByReciprocal by_reciprocal{divisor, shift};
+  if (type == PixelType::UInt8 && by_reciprocal.exact()) {
+    return planes_from(static_cast<const uint8_t*>(pixels), layout, by_reciprocal, planes, threads);
   }
+#endif
+  run(ToPlane<true>{divisor, shift});
 }
 
+}  // namespace WALLOC_CPU_ISA
 }  // namespace media
 }  // namespace walloc
