@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import statistics
@@ -98,6 +99,11 @@ def machine() -> dict:
             "caches": cache_sizes(), "walloc_isa": walloc.build_info()["cpu_isa"],
             "walloc_l2_bytes": walloc.build_info()["l2_bytes"],
             "torch_isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+    # Caps on the instruction sets of torch's libraries (oneDNN's convolutions, MKL's products): with
+    # ATEN_CPU_CAPABILITY and WALLOC_ISA, how a bench emulates an older CPU for walloc and its anchors alike.
+    caps = {name: os.environ[name] for name in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
+    if caps:
+        info["isa_caps"] = caps
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -109,7 +115,8 @@ def machine_line() -> str:
     caches = ", ".join(f"{k} {v}" for k, v in m["caches"].items())
     return (f"{m['cpu']} (family {m['cpu_family']} model {m['cpu_model']}; {caches}), walloc {m['walloc_isa']} "
             f"(blocking for L2 {m['walloc_l2_bytes'] >> 10}K), "
-            f"torch {m['torch_isa']}, {m['threads']} threads" + (f", {m['gpu']}" if "gpu" in m else ""))
+            f"torch {m['torch_isa']}" + "".join(f", {k}={v}" for k, v in m.get("isa_caps", {}).items())
+            + f", {m['threads']} threads" + (f", {m['gpu']}" if "gpu" in m else ""))
 
 
 def device_slug(device: str) -> str:

@@ -1,12 +1,14 @@
-// CPU: a run of image rows, of every channel, per thread. Interleaved RGB rows (channel stride 1, column stride 3,
-// the layout of decoded files) are read once, in order: uint8 ones first widened to float in a row buffer, then
-// four pixels at a time dealt out to the three planes by SSE2 shuffles (x86-64's baseline). Other layouts go
-// element by element. Every value is float(pixel) / divisor - shift, both operations rounded, in vectors or not;
-// a divisor of 1 (float pixels already in [0, 1]) skips the division, which leaves every value as it is.
+// CPU: a run of image rows, of every channel, per thread. Interleaved rows (channel stride 1, column stride C, the
+// layout of decoded files) are read once, in order: uint8 ones widened to float and mapped in a row buffer (one
+// loop over the row, in the widest vectors: the map is the same for every channel), then dealt out to the planes,
+// RGB four pixels at a time by SSE2 shuffles (x86-64's baseline); float ones mapped as they are dealt out. Other
+// layouts go element by element. Every value is float(pixel) / divisor - shift, both operations rounded, in
+// vectors or not; a divisor of 1 (float pixels already in [0, 1]) skips the division, which leaves every value as
+// it is.
 //
-// This file is compiled once per instruction set (see pixels_isa.h). The AVX2 copy divides uint8 pixels, which
-// the division bounded at one a sample, by a multiplication with the reciprocal corrected once by two FMAs
-// (Markstein's correctly rounded quotient), after checking on all 256 values that it gives the division's bits.
+// This file is compiled once per instruction set (see pixels_isa.h). The division bounds the uint8 pass, at one a
+// sample; the AVX2 copy replaces it by a multiplication with the reciprocal corrected by two FMAs (Markstein's
+// correctly rounded quotient) when a check of all 256 values shows that gives the division's bits.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -144,8 +146,6 @@ void row_to_planes(const In* pixels, const PixelLayout& l, bool interleaved, std
   if constexpr (std::is_same<In, float>::value) {
     deal_out(x, out, l.channels, l.width, map);
   } else {
-    // uint8: mapped as they are widened, in one loop over the row in the widest vectors (the map is the same for
-    // every channel), then only dealt out.
     for (size_t i = 0; i < row.size(); ++i) row[i] = map(x[i]);
     deal_out(row.data(), out, l.channels, l.width, AsIs{});
   }
