@@ -35,9 +35,9 @@ constexpr int kVectorsPerRow = 2;
 constexpr int kRows = 6;
 constexpr int64_t kMaxTile = 1024;  // samples a work item at most, so that an item's tiles share out on threads
 // Each channel row's lines are read once a block, from L2 or L3, at another page each: no hardware prefetcher
-// follows that many streams, so a block asks for its rows' lines this many blocks ahead (AVX2 and SSE2 wait
-// on them otherwise, their blocks being short).
-constexpr int kPrefetchBlocks = 4;
+// follows that many streams, so blocks of AVX2 and SSE2, short enough to wait on them, ask for their rows' lines
+// this many blocks ahead. AVX-512 blocks (four lines a row) run as fast without, and slower with on two threads.
+constexpr int kPrefetchBlocks = kVectorBytes < 64 ? 4 : 0;
 
 template <typename T>
 inline Vec<T> broadcast(T value) {
@@ -58,9 +58,13 @@ inline __attribute__((always_inline)) void block(const T* x, const T* w, const T
   for (int64_t c = 0; c < in_channels; ++c) {
     Vec<T> in[U];
     for (int u = 0; u < U; ++u) in[u] = load(x + c * size + u * L);
-    // An address past the input's end is harmless to prefetch; taken as an integer, as it is no pointer.
-    const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + c * size) + kPrefetchBlocks * U * sizeof(Vec<T>);
-    for (int u = 0; u < U * int(sizeof(Vec<T>)); u += 64) __builtin_prefetch(reinterpret_cast<const void*>(ahead + u));
+    if constexpr (kPrefetchBlocks > 0) {
+      // An address past the input's end is harmless to prefetch; taken as an integer, as it is no pointer.
+      const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + c * size) + kPrefetchBlocks * U * sizeof(Vec<T>);
+      for (int u = 0; u < U * int(sizeof(Vec<T>)); u += 64) {
+        __builtin_prefetch(reinterpret_cast<const void*>(ahead + u));
+      }
+    }
     for (int g = 0; g < G; ++g) {
       const T weight = w[g * in_channels + c];
       for (int u = 0; u < U; ++u) acc[g][u] = acc[g][u] + weight * in[u];
