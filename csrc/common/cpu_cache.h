@@ -7,6 +7,9 @@
 
 namespace walloc {
 
+// The cache line of every x86-64 CPU (and most others): what one prefetch brings in.
+constexpr int64_t kCacheLineBytes = 64;
+
 int64_t l2_cache_bytes();
 
 }  // namespace walloc

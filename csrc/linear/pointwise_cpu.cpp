@@ -61,7 +61,7 @@ inline __attribute__((always_inline)) void block(const T* x, const T* w, const T
     if constexpr (kPrefetchBlocks > 0) {
       // An address past the input's end is harmless to prefetch; taken as an integer, as it is no pointer.
       const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + c * size) + kPrefetchBlocks * U * sizeof(Vec<T>);
-      for (int u = 0; u < U * int(sizeof(Vec<T>)); u += 64) {
+      for (int64_t u = 0; u < U * int64_t(sizeof(Vec<T>)); u += kCacheLineBytes) {
         __builtin_prefetch(reinterpret_cast<const void*>(ahead + u));
       }
     }
