@@ -19,6 +19,7 @@
 #include "media/pixels.h"
 #include "quant/quant.h"
 #include "wavelets/polyphase.h"
+#include "wavelets/wpt_pixels.h"
 
 #ifdef WALLOC_WITH_CUDA
 #include <cuda_runtime.h>
@@ -197,6 +198,17 @@ void planes_from_pixels_cpu_binding(media::PixelType type, uintptr_t pixels, con
   py::gil_scoped_release release;
   media::planes_from_pixels_cpu(type, as_ptr<const void>(pixels), layout, divisor, shift, as_ptr<float>(planes),
                                 threads);
+}
+
+void wpt2d_from_pixels_cpu_binding(media::PixelType type, uintptr_t pixels, const std::vector<int64_t>& sizes,
+                                   const std::vector<int64_t>& strides, float divisor, float shift, uintptr_t y,
+                                   const PolyphaseBank& bank, const LiftingScheme& lifting, int levels, int threads) {
+  const media::PixelLayout layout = pixel_layout(sizes, strides);
+  check_shape(layout.batch * layout.channels, layout.height, levels);
+  check_shape(layout.batch * layout.channels, layout.width, levels);
+  py::gil_scoped_release release;
+  wpt2d_from_pixels_cpu(type, as_ptr<const void>(pixels), layout, divisor, shift, as_ptr<float>(y), bank, lifting,
+                        levels, threads);
 }
 
 #ifdef WALLOC_WITH_CUDA
@@ -381,6 +393,11 @@ void bind_cpu_kernels(py::module_& m) {
         "contiguous float planes pixel / divisor - shift from (N, C, H, W) pixels of any strides (media/pixels.h)",
         py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"), py::arg("strides"), py::arg("divisor"),
         py::arg("shift"), py::arg("planes"), py::arg("threads"));
+  m.def("wpt2d_from_pixels_cpu", &wpt2d_from_pixels_cpu_binding,
+        "2-D packet tree split of pixels / divisor - shift, from (N, C, H, W) pixels of any strides "
+        "(wavelets/wpt_pixels.h)", py::kw_only(), py::arg("type"), py::arg("pixels"), py::arg("sizes"),
+        py::arg("strides"), py::arg("divisor"), py::arg("shift"), py::arg("y"), py::arg("bank"), py::arg("lifting"),
+        py::arg("levels"), py::arg("threads"));
   m.def("rans_validate_tables", [](const rans::Tables& tables) { rans::validate(tables, nullptr, 0); },
         "checks host-side rANS tables (raises ValueError)", py::arg("tables"));
   m.def("rans_encode_cpu", &rans_encode_cpu_binding, "chunked interleaved rANS encode (see csrc/entropy/rans.h)",

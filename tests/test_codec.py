@@ -49,7 +49,9 @@ def test_image_inputs_uint8_pil_and_float_agree(codec_path):
     x = u8.float() / 255
     assert codec.compress(x) == codec.compress(x.contiguous(memory_format=torch.channels_last))
     with torch.no_grad():
-        assert torch.equal(codec.model.encode_pixels(x), codec.model.encode(codec.model.pixels_to_signal(x)))
+        for pixels in (x, x.contiguous(memory_format=torch.channels_last), u8):
+            assert torch.equal(codec.model.encode_pixels(pixels),
+                               codec.model.encode(codec.model.pixels_to_signal(pixels)))
     with pytest.raises(ValueError, match="expected images"):
         codec.compress(torch.rand(1, 5, 16, 16))  # 1 to 4 channels: grey, grey + alpha, RGB, RGBA
     with pytest.raises(ValueError, match="uint8 or float"):

@@ -1,5 +1,5 @@
 """ops.planes_from_pixels against torch's (x.float() / divisor - shift), bit for bit, over the layouts images
-arrive in."""
+arrive in; ops.wpt2d_pixels (the pass into the packet transform) against the two operators it joins."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 
 import walloc
 from walloc import ops
+from walloc.wavelets import WPT2d
 
 requires_cuda = pytest.mark.skipif(not walloc.cuda_available(), reason="no CUDA device visible to walloc here")
 
@@ -87,6 +88,56 @@ def test_bad_pixels() -> None:
         ops.planes_from_pixels(torch.zeros(1, 3, 2, 2, dtype=torch.int16), 1.0, 0.5)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         ops.planes_from_pixels(torch.zeros(3, 2, 2), 1.0, 0.5)
+
+
+def transformable_layouts(dtype: torch.dtype, height: int, width: int):
+    """:func:`layouts` of RGB pixels, each cut to its last height x width (the transform needs multiples of 4)."""
+    for name, pixels in layouts(dtype, 3, height + 1, 2 * width + 1):
+        yield name, pixels[:, :, -height:, -width:]
+
+
+def split_of_planes(transform: WPT2d, pixels: torch.Tensor, divisor: float) -> torch.Tensor:
+    return transform(ops.planes_from_pixels(pixels, divisor, 0.5))
+
+
+@pytest.mark.parametrize("dtype,divisor", [(torch.uint8, 255.0), (torch.float32, 1.0)])
+@pytest.mark.parametrize("wavelet", ["bior4.4", "db2"])  # lifting steps (float32 CDF 9/7) and polyphase taps
+def test_transform_of_pixels_equals_transform_of_planes(dtype, divisor, wavelet) -> None:
+    transform = WPT2d(wavelet, 2)
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            # sizes up and down: the planes' scratch is reused from call to call and must fit each
+            for height, width in ((16, 24), (8, 8), (32, 40)):
+                for name, pixels in transformable_layouts(dtype, height, width):
+                    out = transform.from_pixels(pixels, divisor, 0.5)
+                    assert out.dtype == torch.float32 and out.shape == (2, 3 * 16, height // 4, width // 4), name
+                    assert torch.equal(out, split_of_planes(transform, pixels, divisor)), (name, n, height, width)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_transform_of_pixels_opcheck_and_gradient() -> None:
+    transform = WPT2d("bior4.4", 2)
+    bank = transform.banks.analysis
+    x = torch.rand(2, 8, 12, 3, dtype=torch.float32).permute(0, 3, 1, 2).requires_grad_()
+    args = (list(bank.meta), list(bank.coef), transform._lifting, 2, 2.0, 0.5)
+    torch.library.opcheck(ops.wpt2d_pixels, (x, *args))
+    weights = torch.randn(2, 48, 2, 3)
+    (grad,) = torch.autograd.grad((ops.wpt2d_pixels(x, *args) * weights).sum(), x)
+    (expected,) = torch.autograd.grad((split_of_planes(transform, x, 2.0) * weights).sum(), x)
+    torch.testing.assert_close(grad, expected)
+    with pytest.raises(ValueError, match="not divisible by 2\\*\\*levels"):
+        transform.from_pixels(torch.zeros(1, 3, 6, 8, dtype=torch.uint8), 255.0, 0.5)
+
+
+@requires_cuda
+def test_cuda_transform_of_pixels_matches_cpu() -> None:
+    transform = WPT2d("bior4.4", 2)
+    for name, pixels in transformable_layouts(torch.uint8, 16, 24):
+        torch.testing.assert_close(transform.from_pixels(pixels.cuda(), 255.0, 0.5).cpu(),
+                                   transform.from_pixels(pixels, 255.0, 0.5), rtol=0, atol=1e-6, msg=name)
 
 
 @requires_cuda

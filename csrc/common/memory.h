@@ -30,8 +30,9 @@ inline void advise_huge_pages(void* data, size_t bytes) {
 // A scratch block of n elements (contents undefined) from the calling thread's cache: kept between calls, so
 // repeated kernels do not fault fresh pages in each time (on a 2-core machine that cost as much as the
 // transform of an image), up to kKeepBytes a thread; a larger block is the caller's alone and freed with it, and
-// asks for huge pages (a 24 MP photo's plane: 96 MB, 24,000 faults in 4 KB pages). One user per thread at a time.
-template <typename T>
+// asks for huge pages (a 24 MP photo's plane: 96 MB, 24,000 faults in 4 KB pages). One user per thread at a time
+// and Tag: blocks of different tags are different caches, so one may be held while a kernel takes another.
+template <typename T, typename Tag = void>
 class ThreadScratch {
  public:
   static constexpr size_t kKeepBytes = size_t(64) << 20;

@@ -149,6 +149,11 @@ class _WaveletCodecModel(nn.Module):
         self.iwt.check("iwt")
 
 
+def _pixel_divisor(pixels: Tensor) -> float:
+    """What pixels are divided by to lie in [0, 1]: 255 for uint8 (8-bit files), 1 for float."""
+    return 255.0 if pixels.dtype == torch.uint8 else 1.0
+
+
 class WallocImageModel(_WaveletCodecModel):
     """Images (N, channels, H, W) in [-0.5, 0.5], H and W multiples of 2**J; latents at H/2**J x W/2**J.
 
@@ -180,14 +185,15 @@ class WallocImageModel(_WaveletCodecModel):
     def pixels_to_signal(pixels: Tensor) -> Tensor:
         """:meth:`to_signal` of uint8 images (0..255, as 8-bit files hold them) or float32 ones ([0, 1]), in any
         layout, into a contiguous tensor in one pass; the same values as ``to_signal(pixels.float() / 255)``."""
-        return _planes_from_pixels(pixels, 255.0 if pixels.dtype == torch.uint8 else 1.0, IMAGE_OFFSET)
+        return _planes_from_pixels(pixels, _pixel_divisor(pixels), IMAGE_OFFSET)
 
     def encode_pixels(self, pixels: Tensor) -> Tensor:
         """``encode(pixels_to_signal(pixels))``, bit for bit. Contiguous float32 images are centred as the
         transform reads them: one pass less over the image (each pass streams it through memory, 4.7 MB for a
-        Kodak image). Other layouts (an HWC array seen as CHW) and uint8 take the pixel pass, which reorders them."""
+        Kodak image). Other layouts (an HWC array seen as CHW) and uint8 take the pixel pass, which reorders them,
+        into planes the transform reuses from call to call (:meth:`WPT2d.from_pixels`)."""
         if pixels.dtype != torch.float32 or not pixels.is_contiguous():
-            return self.encode(self.pixels_to_signal(pixels))
+            return self._project(self.transform.from_pixels(pixels, _pixel_divisor(pixels), IMAGE_OFFSET))
         return self._project(self.transform(pixels, shift=IMAGE_OFFSET))
 
     @staticmethod

@@ -132,13 +132,17 @@ def pointwise(x: Tensor, weight: Tensor, bias: Tensor, y: Tensor) -> None:
 _PIXEL_TYPES = {torch.uint8: _C.PixelType.UInt8, torch.float32: _C.PixelType.Float32}
 
 
+def _pixel_args(pixels: Tensor, divisor: float, shift: float) -> dict:
+    if pixels.dtype not in _PIXEL_TYPES:
+        raise ValueError(f"pixels must be uint8 or float32, got {pixels.dtype}")
+    return dict(type=_PIXEL_TYPES[pixels.dtype], pixels=pixels.data_ptr(), sizes=list(pixels.shape),
+                strides=list(pixels.stride()), divisor=float(divisor), shift=float(shift))
+
+
 def planes_from_pixels(pixels: Tensor, planes: Tensor, divisor: float, shift: float) -> None:
     """Contiguous float32 ``planes`` = pixels / divisor - shift from uint8 or float32 (N, C, H, W) ``pixels`` of
     any strides (csrc/media/pixels.h), on their device."""
-    if pixels.dtype not in _PIXEL_TYPES:
-        raise ValueError(f"pixels must be uint8 or float32, got {pixels.dtype}")
-    args = dict(type=_PIXEL_TYPES[pixels.dtype], pixels=pixels.data_ptr(), sizes=list(pixels.shape),
-                strides=list(pixels.stride()), divisor=float(divisor), shift=float(shift), planes=planes.data_ptr())
+    args = dict(_pixel_args(pixels, divisor, shift), planes=planes.data_ptr())
     if _on_cuda(pixels, "walloc pixel planes"):
         _C.planes_from_pixels_cuda(**args, **_launch(pixels.device))
     else:
@@ -183,6 +187,14 @@ def wpt(x: Tensor, y: Tensor, *, merge: bool, meta: list[int], coef: list[float]
         _C.wpt1d_cpu(**args, **sizes, lifting=_lifting(tuple(lifting)), threads=threads())
     else:
         _C.wpt2d_cpu(**args, **sizes, lifting=_lifting(tuple(lifting)), threads=threads(), shift=shift)
+
+
+def wpt_from_pixels(pixels: Tensor, y: Tensor, *, meta: list[int], coef: list[float], lifting: list[float],
+                    levels: int, divisor: float, shift: float) -> None:
+    """The 2-D split of pixels / divisor - shift into float32 y, from uint8 or float32 (N, C, H, W) ``pixels`` of
+    any strides on the CPU, through a reused scratch of planes (csrc/wavelets/wpt_pixels.h)."""
+    _C.wpt2d_from_pixels_cpu(**_pixel_args(pixels, divisor, shift), y=y.data_ptr(), bank=_bank(tuple(meta), tuple(coef)),
+                             lifting=_lifting(tuple(lifting)), levels=levels, threads=threads())
 
 
 def coding_device(*tensors) -> torch.device:

@@ -7,6 +7,8 @@ versa), so double backward works too. ``lifting`` (``LiftingScheme.flat()`` of t
 the float32 CPU kernels run lifting steps instead of the taps; CUDA runs the taps, being bound by memory.
 A 2-D split with ``shift`` transforms ``x - shift``, subtracted as the CPU kernels read each sample (the same
 float subtraction, so the same result as a separate pass, without writing and reading that pass's output).
+``walloc::wpt2d_pixels`` splits pixels as files hold them (uint8 or float32, any layout) through the pixel pass of
+:mod:`walloc.ops.media`.
 """
 
 from __future__ import annotations
@@ -81,6 +83,25 @@ def wpt2d(x: Tensor, merge: bool, meta: list[int], coef: list[float], lifting: l
     return _run(x, 2, merge, meta, coef, lifting, levels, shift)
 
 
+@kernel_op("wpt2d_pixels")
+def wpt2d_pixels(pixels: Tensor, meta: list[int], coef: list[float], lifting: list[float], levels: int,
+                 divisor: float, shift: float) -> Tensor:
+    """2-D full packet tree split of ``pixels / divisor - shift``: uint8 or float32 (N, C, H, W) pixels in any
+    layout (a decoded file's HWC array seen as CHW) -> float32 (N, C * 4**levels, H / 2**levels, W / 2**levels),
+    the same values as ``wpt2d(planes_from_pixels(pixels, divisor, shift), False, ...)``. On the CPU the planes
+    go to a scratch reused from call to call, not to a fresh tensor (csrc/wavelets/wpt_pixels.h says why)."""
+    shape = _output_shape(pixels.shape, 2, False, levels)
+    if pixels.device.type != "cpu":  # CUDA's caching allocator reuses the planes' memory anyway
+        planes = torch.empty(pixels.shape, dtype=torch.float32, device=pixels.device)
+        kernels.planes_from_pixels(pixels, planes, divisor, shift)
+        return _run(planes, 2, False, meta, coef, lifting, levels)
+    y = torch.empty(shape, dtype=torch.float32)
+    if y.numel():
+        kernels.wpt_from_pixels(pixels, y, meta=meta, coef=coef, lifting=lifting, levels=levels, divisor=divisor,
+                                shift=shift)
+    return y
+
+
 def _register(op, ndim: int) -> None:
     @torch.library.register_fake(op)
     def _(x, merge, meta, coef, lifting, levels, *shift):
@@ -102,3 +123,23 @@ def _register(op, ndim: int) -> None:
 
 _register(wpt1d, 1)
 _register(wpt2d, 2)
+
+
+def _register_pixels() -> None:
+    @torch.library.register_fake(wpt2d_pixels)
+    def _(pixels, meta, coef, lifting, levels, divisor, shift):
+        return pixels.new_empty(_output_shape(pixels.shape, 2, False, levels), dtype=torch.float32)
+
+    def setup_context(ctx, inputs, output):
+        _, meta, coef, _, levels, divisor, _ = inputs
+        ctx.args = (meta, coef, levels, divisor)
+
+    def backward(ctx, grad):
+        meta, coef, levels, divisor = ctx.args
+        t_meta, t_coef = transpose_taps(meta, coef)
+        return (wpt2d(grad, True, t_meta, t_coef, [], levels) / divisor,) + (None,) * 6
+
+    torch.library.register_autograd(wpt2d_pixels, backward, setup_context=setup_context)
+
+
+_register_pixels()

@@ -14,6 +14,7 @@ from .. import ops
 from .filter_banks import check_mode, wavelet_banks
 
 _TREES = {1: ops.eager(ops.wpt1d), 2: ops.eager(ops.wpt2d)}  # by dimensions
+_TREE_OF_PIXELS = ops.eager(ops.wpt2d_pixels)
 
 
 class _PacketTransform(nn.Module):
@@ -73,3 +74,10 @@ class WPT2d(_PacketTransform):
         """Analysis of ``x - shift``: the CPU kernels subtract as they read x (the same values as
         ``forward(x - shift)`` without that pass over x; images in [0, 1] centred on the way in)."""
         return self._tree(x, False, shift)
+
+    def from_pixels(self, pixels: Tensor, divisor: float, shift: float) -> Tensor:
+        """Analysis of ``pixels / divisor - shift`` from uint8 or float32 pixels in any layout: the same values
+        as ``forward(ops.planes_from_pixels(pixels, divisor, shift))`` without a full-size tensor between the
+        two on the CPU (:func:`walloc.ops.wpt2d_pixels`)."""
+        bank = self.banks.analysis
+        return _TREE_OF_PIXELS(pixels, list(bank.meta), list(bank.coef), self._lifting, self.levels, divisor, shift)
