@@ -123,6 +123,22 @@ def test_audio_round_trip_any_length_and_channels(codec_path, channels, length):
     assert torch.equal(codec.decode(codec.quantized_latents(data).float(), channels, length), out)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int16])
+def test_audio_signal_is_the_scaled_samples_taken_as_periodic(codec_path, dtype):
+    # the encoder's input, written in one pass, against the same samples padded, tiled and scaled by torch
+    codec = walloc.load("tiny-audio-0")
+    x = _audio(2, 1000)
+    if dtype == torch.int16:
+        x = (x * 32767).round().to(torch.int16)
+    samples = x.float() / 32768 if dtype == torch.int16 else x
+    period = 1024
+    padded = torch.nn.functional.pad(samples, (0, period - 1000)) * 0.5
+    tiled = torch.cat([padded] * 3, -1)
+    for start, end in ((0, period), (-300, 700), (200, 1900), (-100, 2000)):
+        expected = tiled[..., period + start:period + end]
+        assert torch.equal(codec._signal(x, start, end, period), expected), (start, end)
+
+
 def test_audio_at_other_rates_comes_back_at_its_rate(codec_path):
     """48 kHz and 22.05 kHz audio is resampled to the codec's 44.1 kHz and back: same length, same rate, and the
     same as resampling the codec-rate round trip of the resampled input."""

@@ -42,23 +42,21 @@ def resample(audio: Tensor, from_rate: int, to_rate: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(out.T)).reshape(*audio.shape[:-1], -1).to(audio.device)
 
 
-def as_float(audio: Tensor) -> Tensor:
-    """float32 samples in [-1, 1] of float or int16 audio."""
-    return audio.float() / 32768 if audio.dtype == torch.int16 else audio
+def as_float(audio: Tensor, out: Tensor | None = None) -> Tensor:
+    """float32 samples in [-1, 1] of float or int16 audio; int16 ones divided into ``out`` when it is given."""
+    if audio.dtype != torch.int16:
+        return audio
+    return audio.float() / 32768 if out is None else torch.div(audio, 32768, out=out)
 
 
-def _periodic(x: Tensor, start: int, end: int, period: int) -> Tensor:
-    """Samples [start, end) of ``x``'s last axis zero-padded to ``period`` and taken as periodic (start may be
-    negative, end past the period), without copying the rest of ``x``."""
-    def span(a: int, b: int) -> Tensor:  # [a, b) within one period
-        piece = x[..., a:min(b, x.shape[-1])]
-        return F.pad(piece, (0, (b - a) - piece.shape[-1]))
-
-    parts = [span(start % period, period)] if start < 0 else []
-    parts.append(span(max(start, 0), min(end, period)))
+def _periodic_spans(start: int, end: int, period: int) -> list[tuple[int, int]]:
+    """[start, end) of a signal taken as periodic with ``period`` (start may be negative, end past the period)
+    as spans [a, b) within one period, in order."""
+    spans = [(start % period, period)] if start < 0 else []
+    spans.append((max(start, 0), min(end, period)))
     if end > period:
-        parts.append(span(0, end - period))
-    return torch.cat(parts, -1)
+        spans.append((0, end - period))
+    return spans
 
 
 def checked_rate(sample_rate) -> int:
@@ -169,16 +167,31 @@ class AudioCodec(AudioInput, WallocCodec):
         frames = -(-x.shape[-1] // self.block)  # latents: one per frame, and one more at each end
         with exact_float32(self.device):
             if frames <= CHUNK:
-                return self.model.encode(self.model.to_signal(as_float(F.pad(x, (0, -x.shape[-1] % self.block)))))
+                return self.model.encode(self._signal(x, 0, frames * self.block, frames * self.block))
             pieces = []
             for start, end, _, _ in windows(frames, CHUNK, 0):
-                segment = _periodic(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block,
-                                    frames * self.block)
-                latents = self.model.encode(self.model.to_signal(as_float(segment)))
+                segment = self._signal(x, (start - ENCODE_CONTEXT) * self.block, (end + ENCODE_CONTEXT) * self.block,
+                                       frames * self.block)
+                latents = self.model.encode(segment)
                 first = ENCODE_CONTEXT + 1  # frame i's latent is latent i + 1
                 pieces.append(latents[..., first:first + end - start])
         # the end latents see only the encoder's padding: any chunk's are the whole signal's
         return torch.cat([latents[..., :1], *pieces, latents[..., -1:]], -1)
+
+    def _signal(self, x: Tensor, start: int, end: int, period: int) -> Tensor:
+        """The model's signal of samples [start, end) of x (N, C, T), float32 or int16, zero-padded to ``period``
+        and taken as periodic (start may be negative, end past the period): ``to_signal(as_float(...))`` of those
+        samples, written once into one fresh tensor (each full-size pass and tensor between them cost about a
+        tenth of an encode)."""
+        signal = torch.empty(*x.shape[:-1], end - start, device=x.device)
+        at = 0
+        for a, b in _periodic_spans(start, end, period):
+            piece = x[..., a:min(b, x.shape[-1])]
+            part = signal[..., at:at + piece.shape[-1]]
+            self.model.to_signal(as_float(piece, out=part), out=part)
+            signal[..., at + piece.shape[-1]:at + b - a] = 0
+            at += b - a
+        return signal
 
     @torch.no_grad()
     def decode(self, latents: Tensor, channels: int | None = None, length: int | None = None) -> Tensor:

@@ -229,9 +229,9 @@ class WallocAudioModel(_WaveletCodecModel):
         self.post = ToeplitzConv1d(channels, channels, 129, padding=64) if post_filter else None
 
     @staticmethod
-    def to_signal(audio: Tensor) -> Tensor:
-        """Audio in [-1, 1] -> the model's [-0.5, 0.5]."""
-        return audio * 0.5
+    def to_signal(audio: Tensor, out: Tensor | None = None) -> Tensor:
+        """Audio in [-1, 1] -> the model's [-0.5, 0.5] (written into ``out`` when it is given)."""
+        return torch.mul(audio, 0.5, out=out)
 
     @staticmethod
     def to_media(signal: Tensor) -> Tensor:
