@@ -154,6 +154,10 @@ def test_audio_at_other_rates_comes_back_at_its_rate(codec_path):
         expected = resample(codec.decompress(codec.compress(at_codec_rate)), 44100, rate)
         expected = torch.nn.functional.pad(expected, (0, max(0, length - expected.shape[-1])))[..., :length]
         assert torch.equal(out, expected)
+        # 16-bit samples (what files decode to) resample as their float values do
+        pcm = (x * 32767).round().to(torch.int16)
+        assert torch.equal(resample(pcm, rate, 44100), resample(pcm.float() / 32768, rate, 44100))
+        assert codec.compress(pcm, sample_rate=rate) == codec.compress(pcm.float() / 32768, sample_rate=rate)
     assert codec.decoded_sample_rate(codec.compress(_audio(2, 512))) == 44100
 
 
